@@ -1,0 +1,205 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().min(0);
+const httpsOrHttpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+/** One schema over every variable the hub reads; names are the environment's, defaults the contract's. */
+const EnvSchema = z.object({
+  HUB_PORT: port.default(8080),
+  HUB_HOST: z.string().min(1).default('0.0.0.0'),
+  HUB_DB_PATH: z.string().min(1).default('./data/hub.db'),
+  HUB_SHARED_TOKEN: z.string().min(1).optional(),
+  HUB_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  HUB_BODY_LIMIT_MB: z.coerce.number().positive().default(25),
+
+  D365_ORG_URL: httpsOrHttpUrl.optional(),
+  D365_TENANT_ID: z.string().min(1).optional(),
+  D365_CLIENT_ID: z.string().min(1).optional(),
+  D365_CLIENT_SECRET: z.string().min(1).optional(),
+  D365_AUTHORITY_HOST: httpsOrHttpUrl.default('https://login.microsoftonline.com'),
+  D365_API_VERSION: z.string().regex(/^v\d+\.\d+$/, 'must look like v9.2').default('v9.2'),
+  D365_PAGE_SIZE: positiveInt.max(5000).default(5000),
+  D365_MAX_CONCURRENCY: positiveInt.max(52).default(8),
+  D365_MAX_ATTEMPTS: positiveInt.default(6),
+  D365_MAX_RETRY_WAIT_SECONDS: nonNegativeInt.default(300),
+  D365_REQUEST_TIMEOUT_SECONDS: positiveInt.default(120),
+  D365_TABLE_CACHE_SECONDS: nonNegativeInt.default(300),
+
+  POLL_INTERVAL_SECONDS: nonNegativeInt.default(0),
+  RECONCILE_INTERVAL_SECONDS: nonNegativeInt.default(86400),
+
+  SUBMISSION_DIR: z.string().min(1).default('./out'),
+  SUBMISSION_MAX_ATTACHMENT_MB: z.coerce.number().positive().default(20),
+  SUBMISSION_MAX_ATTEMPTS: positiveInt.default(8),
+  SUBMISSION_RETRY_BASE_SECONDS: positiveInt.max(30).default(10),
+  SUBMISSION_RETRY_MAX_SECONDS: positiveInt.default(900),
+  SMTP_HOST: z.string().min(1).optional(),
+  SMTP_PORT: port.default(587),
+  SMTP_SECURE: z.stringbool().default(false),
+  SMTP_USER: z.string().min(1).optional(),
+  SMTP_PASSWORD: z.string().min(1).optional(),
+  SMTP_SENDER: z.string().min(1).optional(),
+  SUBMISSION_EMAIL_TO: z.string().min(1).optional(),
+  SFTP_HOST: z.string().min(1).optional(),
+  SFTP_PORT: port.default(22),
+  SFTP_USERNAME: z.string().min(1).optional(),
+  SFTP_PASSWORD: z.string().min(1).optional(),
+  SFTP_PRIVATE_KEY_PATH: z.string().min(1).optional(),
+  SFTP_HOST_KEY_SHA256: z.string().min(1).optional(),
+  SFTP_REMOTE_DIR: z.string().min(1).default('.'),
+
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface D365Connection {
+  orgUrl: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  authorityHost: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  dbPath: string;
+  sharedToken?: string;
+  secretKey?: string;
+  bodyLimitBytes: number;
+  logLevel: Env['LOG_LEVEL'];
+  d365: {
+    /** The default connection; undefined when the D365_* settings are incomplete. */
+    defaultConnection?: D365Connection;
+    /** Which D365_* connection variables are missing (for /health), empty when configured. */
+    missing: string[];
+    authorityHost: string;
+    apiVersion: string;
+    pageSize: number;
+    maxConcurrency: number;
+    maxAttempts: number;
+    maxRetryWaitMs: number;
+    requestTimeoutMs: number;
+    tableCacheMs: number;
+  };
+  poll: { intervalMs: number; reconcileIntervalMs: number };
+  submissions: {
+    dir: string;
+    maxAttachmentBytes: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    emailTo?: string;
+    smtp: { host?: string; port: number; secure: boolean; user?: string; password?: string; sender?: string };
+    sftp: {
+      host?: string;
+      port: number;
+      username?: string;
+      password?: string;
+      privateKeyPath?: string;
+      hostKeySha256?: string;
+      remoteDir: string;
+    };
+  };
+}
+
+export class ConfigError extends Error {}
+
+/** Reads `.env` from the working directory if present; values already in the environment win. */
+export function readEnvironment(env: NodeJS.ProcessEnv = process.env, dotenvPath = resolve('.env')): Record<string, string | undefined> {
+  const fromFile = existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath)) : {};
+  return { ...fromFile, ...env };
+}
+
+export function loadConfig(env: Record<string, string | undefined> = readEnvironment()): Config {
+  // An empty value (`SMTP_HOST=` in .env) means "unset", as operators expect from env files.
+  const present = Object.fromEntries(
+    Object.keys(EnvSchema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]),
+  );
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    const shown = name.includes('SECRET') || name.includes('PASSWORD') || name.includes('TOKEN') || name.includes('KEY') ? '' : ` (got "${present[name]}")`;
+    throw new ConfigError(`Invalid configuration: ${name} ${issue.message}${shown}`);
+  }
+  return toConfig(parsed.data);
+}
+
+function stripTrailingSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+function toConfig(e: Env): Config {
+  const connectionVars = {
+    D365_ORG_URL: e.D365_ORG_URL,
+    D365_TENANT_ID: e.D365_TENANT_ID,
+    D365_CLIENT_ID: e.D365_CLIENT_ID,
+    D365_CLIENT_SECRET: e.D365_CLIENT_SECRET,
+  };
+  const missing = Object.entries(connectionVars).filter(([, v]) => v === undefined).map(([k]) => k);
+  const authorityHost = stripTrailingSlash(e.D365_AUTHORITY_HOST);
+  const defaultConnection =
+    missing.length === 0
+      ? {
+          orgUrl: stripTrailingSlash(e.D365_ORG_URL!),
+          tenantId: e.D365_TENANT_ID!,
+          clientId: e.D365_CLIENT_ID!,
+          clientSecret: e.D365_CLIENT_SECRET!,
+          authorityHost,
+        }
+      : undefined;
+  return {
+    port: e.HUB_PORT,
+    host: e.HUB_HOST,
+    dbPath: e.HUB_DB_PATH,
+    sharedToken: e.HUB_SHARED_TOKEN,
+    secretKey: e.HUB_SECRET_KEY,
+    bodyLimitBytes: Math.floor(e.HUB_BODY_LIMIT_MB * 1024 * 1024),
+    logLevel: e.LOG_LEVEL,
+    d365: {
+      defaultConnection,
+      missing,
+      authorityHost,
+      apiVersion: e.D365_API_VERSION,
+      pageSize: e.D365_PAGE_SIZE,
+      maxConcurrency: e.D365_MAX_CONCURRENCY,
+      maxAttempts: e.D365_MAX_ATTEMPTS,
+      maxRetryWaitMs: e.D365_MAX_RETRY_WAIT_SECONDS * 1000,
+      requestTimeoutMs: e.D365_REQUEST_TIMEOUT_SECONDS * 1000,
+      tableCacheMs: e.D365_TABLE_CACHE_SECONDS * 1000,
+    },
+    poll: { intervalMs: e.POLL_INTERVAL_SECONDS * 1000, reconcileIntervalMs: e.RECONCILE_INTERVAL_SECONDS * 1000 },
+    submissions: {
+      dir: e.SUBMISSION_DIR,
+      maxAttachmentBytes: Math.floor(e.SUBMISSION_MAX_ATTACHMENT_MB * 1024 * 1024),
+      maxAttempts: e.SUBMISSION_MAX_ATTEMPTS,
+      retryBaseMs: e.SUBMISSION_RETRY_BASE_SECONDS * 1000,
+      retryMaxMs: e.SUBMISSION_RETRY_MAX_SECONDS * 1000,
+      emailTo: e.SUBMISSION_EMAIL_TO,
+      smtp: {
+        host: e.SMTP_HOST,
+        port: e.SMTP_PORT,
+        secure: e.SMTP_SECURE,
+        user: e.SMTP_USER,
+        password: e.SMTP_PASSWORD,
+        sender: e.SMTP_SENDER,
+      },
+      sftp: {
+        host: e.SFTP_HOST,
+        port: e.SFTP_PORT,
+        username: e.SFTP_USERNAME,
+        password: e.SFTP_PASSWORD,
+        privateKeyPath: e.SFTP_PRIVATE_KEY_PATH,
+        hostKeySha256: e.SFTP_HOST_KEY_SHA256,
+        remoteDir: e.SFTP_REMOTE_DIR,
+      },
+    },
+  };
+}

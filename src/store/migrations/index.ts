@@ -1,0 +1,10 @@
+import { migration001 } from './001-connections.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Applied in order; a migration is never edited once landed, only followed by a new one. */
+export const migrations: readonly Migration[] = [migration001];
