@@ -7,6 +7,8 @@ import type { Config } from './config.js';
 import { registerSharedTokenAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { loggerOptions } from './logger.js';
+import { d365ConnectionRoutes } from './routes/d365-connection.js';
+import { d365TableRoutes } from './routes/d365-tables.js';
 import { rootRoutes } from './routes/root.js';
 import { createServices, type ServiceOverrides } from './services.js';
 import { SERVICE_NAME, SERVICE_VERSION } from './version.js';
@@ -57,5 +59,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
 
   const services = createServices(app, config, options);
   await app.register(rootRoutes, { services, endpoints: () => [...endpoints].sort() });
+  await app.register(d365ConnectionRoutes, { services });
+  await app.register(d365TableRoutes, { services });
   return app;
 }

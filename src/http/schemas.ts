@@ -16,3 +16,26 @@ export const commonErrorResponses = {
   404: ErrorEnvelope,
   500: ErrorEnvelope,
 };
+
+/** Dataverse logical names are lower-case ASCII; the check also keeps them safe inside OData literals. */
+export const LogicalName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_]{0,127}$/, 'must be a Dataverse logical name (letters, digits, "_")')
+  .transform((name) => name.toLowerCase());
+
+export const Table = z.object({
+  logical: z.string(),
+  entity_set: z.string(),
+  primary_key: z.string(),
+  display_name: z.string(),
+  change_tracking: z.boolean(),
+});
+
+export const TableWithAttributes = Table.extend({
+  attributes: z.array(z.object({ logical: z.string(), type: z.string(), is_primary_id: z.boolean() })),
+});
+
+export const upstreamErrorResponses = {
+  502: ErrorEnvelope,
+  503: ErrorEnvelope,
+};

@@ -1,0 +1,103 @@
+import { AuthError, ConfidentialClientApplication, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
+import { request } from 'undici';
+import type { D365Connection } from '../../config.js';
+import { UpstreamError } from '../../errors.js';
+import type { OutboundAgents } from '../http/outbound-agents.js';
+
+export interface TokenProvider {
+  /** A bearer token for the org; `forceRefresh` skips MSAL's cache (after Dataverse answered 401). */
+  getToken(options?: { forceRefresh?: boolean }): Promise<string>;
+}
+
+/** MSAL's network calls go through the hub's own agents, so timeouts and trusted CAs are the same as for Dataverse. */
+class UndiciNetworkClient implements INetworkModule {
+  constructor(private readonly agents: OutboundAgents) {}
+
+  sendGetRequestAsync<T>(url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
+    return this.send<T>('GET', url, options, timeout);
+  }
+
+  sendPostRequestAsync<T>(url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> {
+    return this.send<T>('POST', url, options);
+  }
+
+  private async send<T>(method: 'GET' | 'POST', url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
+    const res = await request(url, {
+      method,
+      headers: options?.headers,
+      body: options?.body,
+      dispatcher: this.agents.forOrigin(url),
+      signal: timeout ? AbortSignal.timeout(timeout) : undefined,
+    });
+    const text = await res.body.text();
+    const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : (v ?? '')]));
+    let body: unknown = {};
+    try {
+      body = text ? JSON.parse(text) : {};
+    } catch {
+      body = { error: 'invalid_response', error_description: `Non-JSON answer (HTTP ${res.statusCode}) from ${new URL(url).host}` };
+    }
+    return { status: res.statusCode, headers, body: body as T };
+  }
+}
+
+const CREDENTIAL_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
+
+function toUpstreamError(error: unknown, connection: D365Connection): UpstreamError {
+  const authority = new URL(connection.authorityHost).host;
+  if (error instanceof AuthError) {
+    const firstLine = (error.errorMessage || error.message).split(/\r?\n/)[0]!.trim();
+    const upstream = { status: error.errorCode === 'invalid_client' ? 401 : 400, code: error.errorCode, message: firstLine };
+    if (CREDENTIAL_ERRORS.has(error.errorCode) || /AADSTS7000215|AADSTS700016/.test(firstLine)) {
+      return new UpstreamError(upstream, 'Entra ID rejected the client credentials: check the client id and client secret (expired secrets are common)', { cause: error });
+    }
+    if (error.errorCode === 'invalid_scope') {
+      return new UpstreamError(upstream, 'Entra ID rejected the scope: check that the org URL is the Dataverse environment URL', { cause: error });
+    }
+    if (error.errorCode === 'endpoints_resolution_error' || error.errorCode === 'network_error') {
+      return new UpstreamError({ status: null, code: error.errorCode, message: `could not reach the Entra ID authority ${authority}` }, undefined, { cause: error });
+    }
+    return new UpstreamError(upstream, 'Token request to Entra ID failed', { cause: error });
+  }
+  return new UpstreamError({ status: null, code: null, message: `could not reach the Entra ID authority ${authority}` }, undefined, { cause: error });
+}
+
+/**
+ * Client-credentials tokens for one connection. MSAL caches and renews them (5 minutes before expiry);
+ * callers arriving while a token is being fetched share that one request.
+ */
+export function createMsalTokenProvider(connection: D365Connection, agents: OutboundAgents): TokenProvider {
+  const authority = new URL(connection.authorityHost);
+  const app = new ConfidentialClientApplication({
+    auth: {
+      clientId: connection.clientId,
+      clientSecret: connection.clientSecret,
+      authority: `${authority.origin}/${connection.tenantId}`,
+      // Naming the host as known turns off instance discovery, so MSAL talks to this host only (sovereign clouds, the sandbox).
+      knownAuthorities: [authority.host],
+    },
+    system: { networkClient: new UndiciNetworkClient(agents) },
+  });
+  const scopes = [`${connection.orgUrl.replace(/\/+$/, '')}/.default`];
+  let inFlight: Promise<string> | null = null;
+
+  async function acquire(forceRefresh: boolean): Promise<string> {
+    try {
+      const result = await app.acquireTokenByClientCredential({ scopes, skipCache: forceRefresh });
+      if (!result?.accessToken) throw new UpstreamError({ status: null, code: null, message: 'Entra ID returned no access token' });
+      return result.accessToken;
+    } catch (error) {
+      throw error instanceof UpstreamError ? error : toUpstreamError(error, connection);
+    }
+  }
+
+  return {
+    getToken({ forceRefresh = false } = {}) {
+      if (forceRefresh) return acquire(true);
+      inFlight ??= acquire(false).finally(() => {
+        inFlight = null;
+      });
+      return inFlight;
+    },
+  };
+}
