@@ -8,6 +8,8 @@ import { registerSharedTokenAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { loggerOptions } from './logger.js';
 import { d365ConnectionRoutes } from './routes/d365-connection.js';
+import { d365RowsRoutes } from './routes/d365-rows.js';
+import { d365SyncRoutes } from './routes/d365-sync.js';
 import { d365TableRoutes } from './routes/d365-tables.js';
 import { rootRoutes } from './routes/root.js';
 import { createServices, type ServiceOverrides } from './services.js';
@@ -61,5 +63,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(rootRoutes, { services, endpoints: () => [...endpoints].sort() });
   await app.register(d365ConnectionRoutes, { services });
   await app.register(d365TableRoutes, { services });
+  await app.register(d365SyncRoutes, { services });
+  await app.register(d365RowsRoutes, { services });
   return app;
 }

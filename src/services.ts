@@ -3,9 +3,16 @@ import type { Config } from './config.js';
 import { D365Connections } from './connectors/dataverse/connections.js';
 import type { RetryLimits } from './connectors/dataverse/retry-policy.js';
 import { OutboundAgents } from './connectors/http/outbound-agents.js';
+import { PollDaemon } from './poller/poll-daemon.js';
+import { PollLocks } from './poller/poll-locks.js';
+import { PollService } from './poller/poll-service.js';
+import { TableRegistry } from './poller/table-registry.js';
 import { SecretBox } from './security/secret-box.js';
 import { createConnectionsRepository } from './store/connections-repository.js';
 import { openDatabase, type Db } from './store/db.js';
+import { createRegistrationsRepository } from './store/registrations-repository.js';
+import { createRowsRepository, type RowsRepository } from './store/rows-repository.js';
+import { createSyncRepository } from './store/sync-repository.js';
 
 /** Parts a test may replace with its own real instance (a db on a temp file, a fixed clock, a private CA). */
 export interface ServiceOverrides {
@@ -22,6 +29,9 @@ export interface Services {
   db: Db;
   now: () => Date;
   d365: D365Connections;
+  tables: TableRegistry;
+  polls: PollService;
+  rows: RowsRepository;
 }
 
 /**
@@ -31,12 +41,14 @@ export interface Services {
 export function createServices(app: FastifyInstance, config: Config, overrides: ServiceOverrides = {}): Services {
   const now = overrides.now ?? (() => new Date());
   const db = overrides.db ?? openDatabase(config.dbPath);
+  // Closed in reverse order of creation: background work stops (committing what it holds) before the store closes.
+  const closers: Array<() => Promise<void> | void> = [() => void (db.open && db.close())];
   app.addHook('onClose', async () => {
-    if (db.open) db.close();
+    for (const close of closers.reverse()) await close();
   });
 
   const agents = new OutboundAgents({ extraCa: overrides.extraCa, requestTimeoutMs: config.d365.requestTimeoutMs });
-  app.addHook('onClose', () => agents.close());
+  closers.push(() => agents.close());
   const retryLimits: RetryLimits = {
     maxAttempts: config.d365.maxAttempts,
     maxTotalWaitMs: config.d365.maxRetryWaitMs,
@@ -52,5 +64,26 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
     now,
   });
 
-  return { config, db, now, d365 };
+  const registrations = createRegistrationsRepository(db);
+  const sync = createSyncRepository(db);
+  const rows = createRowsRepository(db);
+  const connectorFor = (tenant: string) => d365.connectorFor(tenant);
+  const tables = new TableRegistry({ registrations, sync, rows, connectorFor, now });
+  const polls = new PollService({
+    sync,
+    registrations,
+    connectorFor,
+    locks: new PollLocks(),
+    reconcileIntervalMs: config.poll.reconcileIntervalMs,
+    now,
+    log: app.log.child({ component: 'poller' }),
+  });
+  closers.push(() => polls.stop());
+  if (config.poll.intervalMs > 0) {
+    const daemon = new PollDaemon({ intervalMs: config.poll.intervalMs, registrations, polls, log: app.log.child({ component: 'poll-daemon' }) });
+    app.addHook('onReady', async () => daemon.start());
+    closers.push(() => daemon.stop());
+  }
+
+  return { config, db, now, d365, tables, polls, rows };
 }

@@ -1,4 +1,5 @@
 import { migration001 } from './001-connections.js';
+import { migration002 } from './002-sync.js';
 
 export interface Migration {
   version: number;
@@ -7,4 +8,4 @@ export interface Migration {
 }
 
 /** Applied in order; a migration is never edited once landed, only followed by a new one. */
-export const migrations: readonly Migration[] = [migration001];
+export const migrations: readonly Migration[] = [migration001, migration002];

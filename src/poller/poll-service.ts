@@ -1,0 +1,193 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Connector, ReadRequest } from '../connectors/dataverse/connector.js';
+import type { TableInfo } from '../connectors/dataverse/metadata.js';
+import { ConflictError, HubError, UpstreamError } from '../errors.js';
+import type { RegistrationsRepository } from '../store/registrations-repository.js';
+import type { SyncMode, SyncRepository, SyncState } from '../store/sync-repository.js';
+import { laterOf, splitPage } from './page-rows.js';
+import { lockKey, type PollLocks } from './poll-locks.js';
+import { fullRun, planRun, type RunPlan } from './run-plan.js';
+
+export interface TablePollResult {
+  table: string;
+  mode: SyncMode | null;
+  upserted: number;
+  deleted: number;
+  pages: number;
+  duration_ms: number;
+  outcome: 'ok' | 'error' | 'interrupted';
+  error?: { code: string; message: string };
+}
+
+export interface PollServiceDeps {
+  sync: SyncRepository;
+  registrations: RegistrationsRepository;
+  connectorFor: (tenant: string) => Connector;
+  locks: PollLocks;
+  reconcileIntervalMs: number;
+  now: () => Date;
+  log: FastifyBaseLogger;
+}
+
+/** Dataverse's answer when a delta token is older than the org's change-tracking retention. */
+const EXPIRED_DELTA_TOKEN = '0x80044352';
+
+class Interrupted extends Error {}
+
+interface Counters {
+  upserted: number;
+  deleted: number;
+  pages: number;
+}
+
+/** Mirrors registered tables into the store, one committed page at a time. */
+export class PollService {
+  private readonly shutdown = new AbortController();
+  private readonly running = new Set<Promise<unknown>>();
+
+  constructor(private readonly deps: PollServiceDeps) {}
+
+  /**
+   * Polls the given tables of a tenant in parallel (the connector caps concurrency). With `skipBusy`, tables
+   * being polled elsewhere are left out; otherwise any of them makes the whole call a 409.
+   */
+  async poll(tenant: string, tables: string[], options: { forceFull?: boolean; skipBusy?: boolean } = {}): Promise<TablePollResult[]> {
+    const connector = this.deps.connectorFor(tenant);
+    const keys = tables.map((table) => lockKey(tenant, table));
+    const lock = options.skipBusy ? this.deps.locks.acquireFree(keys) : this.deps.locks.tryAcquireAll(keys);
+    if ('busy' in lock) {
+      const busy = tables.filter((table) => lock.busy.includes(lockKey(tenant, table)));
+      throw new ConflictError('poll_in_progress', `A poll of ${busy.join(', ')} for tenant '${tenant}' is already running.`, { tables: busy });
+    }
+    const wanted = tables.filter((table) => lock.acquired.includes(lockKey(tenant, table)));
+    const work = Promise.all(wanted.map((table) => this.pollTable(tenant, table, connector, options.forceFull ?? false)));
+    this.running.add(work);
+    try {
+      return await work;
+    } finally {
+      this.running.delete(work);
+      lock.release();
+    }
+  }
+
+  /** Lets running polls commit the page in hand, then stops them; resolves when all have ended. */
+  async stop(): Promise<void> {
+    this.shutdown.abort();
+    await Promise.allSettled([...this.running]);
+  }
+
+  get stopping(): boolean {
+    return this.shutdown.signal.aborted;
+  }
+
+  private async pollTable(tenant: string, logical: string, connector: Connector, forceFull: boolean): Promise<TablePollResult> {
+    const started = Date.now();
+    const counters: Counters = { upserted: 0, deleted: 0, pages: 0 };
+    const { sync } = this.deps;
+    const log = this.deps.log.child({ tenant, table: logical });
+    let mode: SyncMode | null = null;
+    const result = (outcome: TablePollResult['outcome'], error?: TablePollResult['error']): TablePollResult => ({
+      table: logical,
+      mode,
+      ...counters,
+      duration_ms: Date.now() - started,
+      outcome,
+      ...(error ? { error } : {}),
+    });
+
+    try {
+      const table = await connector.getTable(logical);
+      const currentMode: SyncMode = table.change_tracking ? 'delta' : 'modifiedon';
+      mode = currentMode;
+      const state = sync.getState(tenant, logical);
+      let plan = planRun(state, currentMode, forceFull, sync.nextRunId);
+      this.start(tenant, logical, currentMode, plan);
+      try {
+        await this.readRun(tenant, table, currentMode, plan, connector, counters);
+      } catch (error) {
+        if (!(currentMode === 'delta' && plan.kind === 'incremental' && isExpiredDeltaToken(error))) throw error;
+        log.warn('delta token expired; running a full resync');
+        plan = fullRun(sync.nextRunId(), `delta token expired (${EXPIRED_DELTA_TOKEN})`);
+        this.start(tenant, logical, currentMode, plan);
+        await this.readRun(tenant, table, currentMode, plan, connector, counters);
+      }
+      if (currentMode === 'modifiedon') {
+        if (plan.kind === 'full') sync.markReconciled(tenant, logical, this.nowIso());
+        else if (this.reconcileDue(sync.getState(tenant, logical))) await this.reconcileKeys(tenant, table, connector, counters);
+      }
+      sync.finishPoll(tenant, logical, 'ok', null, this.nowIso());
+      return result('ok');
+    } catch (error) {
+      const outcome = error instanceof Interrupted || this.stopping ? 'interrupted' : 'error';
+      const described = describeError(error, outcome);
+      if (outcome === 'error') log.warn({ err: error }, 'poll failed');
+      if (mode !== null) sync.finishPoll(tenant, logical, outcome, described.message, this.nowIso());
+      return result(outcome, described);
+    }
+  }
+
+  private start(tenant: string, logical: string, mode: SyncMode, plan: RunPlan): void {
+    this.deps.sync.startPoll(tenant, logical, mode, plan.position, this.nowIso(), plan.resyncReason);
+  }
+
+  private async readRun(tenant: string, table: TableInfo, mode: SyncMode, plan: RunPlan, connector: Connector, counters: Counters): Promise<void> {
+    const request: ReadRequest =
+      mode === 'delta' ? { kind: 'delta', table, link: plan.link } : { kind: 'modified_since', table, since: plan.since, link: plan.link };
+    const runId = plan.kind === 'full' ? plan.position.run_id : null;
+    let cursor = plan.position.cursor;
+    for await (const page of connector.read(request, this.shutdown.signal)) {
+      counters.pages++;
+      const { rows, deletedIds } = splitPage(page.rows, table.primary_key);
+      cursor = mode === 'delta' ? (page.deltaLink ?? cursor) : rows.reduce((latest, row) => laterOf(latest, row.modified_on), cursor);
+      const finished = page.nextLink === null;
+      const committed = this.deps.sync.commitPage({
+        tenant,
+        logical: table.logical,
+        rows,
+        deletedIds,
+        seenRun: runId,
+        tombstoneUnseenOf: finished ? runId : null,
+        position: finished
+          ? { resume_link: null, cursor, run_kind: null, run_id: null }
+          : { resume_link: page.nextLink, cursor, run_kind: plan.kind, run_id: runId },
+        now: this.nowIso(),
+      });
+      counters.upserted += committed.upserted;
+      counters.deleted += committed.deleted;
+      if (!finished && this.stopping) throw new Interrupted('the hub is shutting down; the poll resumes from its last committed page');
+    }
+  }
+
+  /** Tables without change tracking never report deletions: compare the stored keys with the keys upstream. */
+  private async reconcileKeys(tenant: string, table: TableInfo, connector: Connector, counters: Counters): Promise<void> {
+    const run = this.deps.sync.nextRunId();
+    for await (const page of connector.read({ kind: 'keys', table, link: null }, this.shutdown.signal)) {
+      counters.pages++;
+      const ids = page.rows.map((row) => row[table.primary_key]).filter((id): id is string => typeof id === 'string');
+      const last = page.nextLink === null;
+      counters.deleted += this.deps.sync.commitKeys({ tenant, logical: table.logical, ids, run, last, now: this.nowIso() }).deleted;
+      if (!last && this.stopping) throw new Interrupted('the hub is shutting down; key reconciliation restarts at the next poll');
+    }
+    this.deps.sync.markReconciled(tenant, table.logical, this.nowIso());
+  }
+
+  private reconcileDue(state: SyncState | undefined): boolean {
+    const interval = this.deps.reconcileIntervalMs;
+    if (interval <= 0 || !state) return false;
+    return !state.last_reconciled_at || this.deps.now().getTime() - Date.parse(state.last_reconciled_at) >= interval;
+  }
+
+  private nowIso(): string {
+    return this.deps.now().toISOString();
+  }
+}
+
+function isExpiredDeltaToken(error: unknown): boolean {
+  return error instanceof UpstreamError && error.upstreamCode === EXPIRED_DELTA_TOKEN;
+}
+
+function describeError(error: unknown, outcome: 'error' | 'interrupted'): { code: string; message: string } {
+  if (outcome === 'interrupted') return { code: 'poll_interrupted', message: 'The hub shut down during the poll; it resumes from its last committed page.' };
+  if (error instanceof HubError) return { code: error.code, message: error.message };
+  return { code: 'internal_error', message: 'Unexpected error while polling; see the hub log.' };
+}
