@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
+import { HubError } from './errors.js';
 import { registerSharedTokenAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { loggerOptions } from './logger.js';
@@ -60,6 +62,22 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const services = createServices(app, config, options);
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
+    services.metrics.httpRequests.inc(labels);
+    services.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
+  if (config.rateLimitPerMinute > 0) {
+    await app.register(rateLimit, {
+      max: config.rateLimitPerMinute,
+      timeWindow: 60_000,
+      allowList: (request) => request.url === '/health',
+      // One budget per tenant, so a noisy tenant cannot starve the others; per client address elsewhere.
+      keyGenerator: (request) => /^\/tenants\/([^/?:]+)/.exec(request.url)?.[1] ?? request.ip,
+      errorResponseBuilder: (_request, context) =>
+        new HubError(429, 'rate_limited', `More than ${context.max} requests a minute; retry in ${Math.ceil(context.ttl / 1000)} s.`),
+    });
+  }
   await app.register(rootRoutes, { services, endpoints: () => [...endpoints].sort() });
   await app.register(d365ConnectionRoutes, { services });
   await app.register(d365TableRoutes, { services });

@@ -29,6 +29,9 @@ const EnvSchema = z.object({
   D365_MAX_RETRY_WAIT_SECONDS: nonNegativeInt.default(300),
   D365_REQUEST_TIMEOUT_SECONDS: positiveInt.default(120),
   D365_TABLE_CACHE_SECONDS: nonNegativeInt.default(300),
+  D365_CIRCUIT_FAILURES: positiveInt.default(5),
+  D365_CIRCUIT_COOLDOWN_SECONDS: positiveInt.default(30),
+  HUB_RATE_LIMIT_PER_MINUTE: nonNegativeInt.default(600),
 
   POLL_INTERVAL_SECONDS: nonNegativeInt.default(0),
   RECONCILE_INTERVAL_SECONDS: nonNegativeInt.default(86400),
@@ -87,7 +90,11 @@ export interface Config {
     maxRetryWaitMs: number;
     requestTimeoutMs: number;
     tableCacheMs: number;
+    circuitFailures: number;
+    circuitCooldownMs: number;
   };
+  /** Requests per minute per tenant (per client address outside /tenants); 0 turns the limit off. */
+  rateLimitPerMinute: number;
   poll: { intervalMs: number; reconcileIntervalMs: number };
   submissions: {
     dir: string;
@@ -174,7 +181,10 @@ function toConfig(e: Env): Config {
       maxRetryWaitMs: e.D365_MAX_RETRY_WAIT_SECONDS * 1000,
       requestTimeoutMs: e.D365_REQUEST_TIMEOUT_SECONDS * 1000,
       tableCacheMs: e.D365_TABLE_CACHE_SECONDS * 1000,
+      circuitFailures: e.D365_CIRCUIT_FAILURES,
+      circuitCooldownMs: e.D365_CIRCUIT_COOLDOWN_SECONDS * 1000,
     },
+    rateLimitPerMinute: e.HUB_RATE_LIMIT_PER_MINUTE,
     poll: { intervalMs: e.POLL_INTERVAL_SECONDS * 1000, reconcileIntervalMs: e.RECONCILE_INTERVAL_SECONDS * 1000 },
     submissions: {
       dir: e.SUBMISSION_DIR,

@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { D365Connections } from './connectors/dataverse/connections.js';
 import type { RetryLimits } from './connectors/dataverse/retry-policy.js';
 import { OutboundAgents } from './connectors/http/outbound-agents.js';
+import { HubMetrics } from './metrics.js';
 import { PollDaemon } from './poller/poll-daemon.js';
 import { PollLocks } from './poller/poll-locks.js';
 import { PollService } from './poller/poll-service.js';
@@ -28,6 +29,7 @@ export interface Services {
   config: Config;
   db: Db;
   now: () => Date;
+  metrics: HubMetrics;
   d365: D365Connections;
   tables: TableRegistry;
   polls: PollService;
@@ -47,6 +49,7 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
     for (const close of closers.reverse()) await close();
   });
 
+  const metrics = new HubMetrics();
   const agents = new OutboundAgents({ extraCa: overrides.extraCa, requestTimeoutMs: config.d365.requestTimeoutMs });
   closers.push(() => agents.close());
   const retryLimits: RetryLimits = {
@@ -60,6 +63,7 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
     secretBox: config.secretKey ? new SecretBox(config.secretKey) : undefined,
     agents,
     retryLimits,
+    metrics,
     log: app.log.child({ component: 'd365' }),
     now,
   });
@@ -75,6 +79,7 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
     connectorFor,
     locks: new PollLocks(),
     reconcileIntervalMs: config.poll.reconcileIntervalMs,
+    metrics,
     now,
     log: app.log.child({ component: 'poller' }),
   });
@@ -85,5 +90,9 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
     closers.push(() => daemon.stop());
   }
 
-  return { config, db, now, d365, tables, polls, rows };
+  metrics.gaugeFromStore('hub_table_freshness_seconds', 'Seconds since the last successful poll of a tenant table', ['tenant', 'table'], () =>
+    sync.freshness(now()).map(({ tenant_id, logical, seconds }) => ({ labels: { tenant: tenant_id, table: logical }, value: seconds })),
+  );
+
+  return { config, db, now, metrics, d365, tables, polls, rows };
 }

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Connector, ReadRequest } from '../connectors/dataverse/connector.js';
 import type { TableInfo } from '../connectors/dataverse/metadata.js';
 import { ConflictError, HubError, UpstreamError } from '../errors.js';
+import type { HubMetrics } from '../metrics.js';
 import type { RegistrationsRepository } from '../store/registrations-repository.js';
 import type { SyncMode, SyncRepository, SyncState } from '../store/sync-repository.js';
 import { laterOf, splitPage } from './page-rows.js';
@@ -25,6 +26,7 @@ export interface PollServiceDeps {
   connectorFor: (tenant: string) => Connector;
   locks: PollLocks;
   reconcileIntervalMs: number;
+  metrics: HubMetrics;
   now: () => Date;
   log: FastifyBaseLogger;
 }
@@ -60,7 +62,7 @@ export class PollService {
       throw new ConflictError('poll_in_progress', `A poll of ${busy.join(', ')} for tenant '${tenant}' is already running.`, { tables: busy });
     }
     const wanted = tables.filter((table) => lock.acquired.includes(lockKey(tenant, table)));
-    const work = Promise.all(wanted.map((table) => this.pollTable(tenant, table, connector, options.forceFull ?? false)));
+    const work = Promise.all(wanted.map((table) => this.pollTable(tenant, table, connector, options.forceFull ?? false).then((r) => this.record(tenant, r))));
     this.running.add(work);
     try {
       return await work;
@@ -78,6 +80,14 @@ export class PollService {
 
   get stopping(): boolean {
     return this.shutdown.signal.aborted;
+  }
+
+  private record(tenant: string, result: TablePollResult): TablePollResult {
+    const labels = { tenant, table: result.table };
+    this.deps.metrics.rowsUpserted.inc(labels, result.upserted);
+    this.deps.metrics.rowsDeleted.inc(labels, result.deleted);
+    this.deps.metrics.pollDuration.observe({ ...labels, outcome: result.outcome }, result.duration_ms / 1000);
+    return result;
   }
 
   private async pollTable(tenant: string, logical: string, connector: Connector, forceFull: boolean): Promise<TablePollResult> {

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { HubError } from '../errors.js';
+import { ErrorEnvelope } from '../http/schemas.js';
 import { storeHealth } from '../store/db.js';
 import { SERVICE_NAME, SERVICE_VERSION } from '../version.js';
 import type { Services } from '../services.js';
@@ -11,6 +13,8 @@ const HealthResponse = z.object({
   store: z.object({ ok: z.boolean(), schema_version: z.number() }),
   d365: z.object({ configured: z.boolean(), missing: z.array(z.string()) }),
 });
+
+const ReadyResponse = z.object({ status: z.literal('ready'), checks: z.record(z.string(), z.string()) });
 
 export const rootRoutes: FastifyPluginAsyncZod<{ services: Services; endpoints: () => string[] }> = async (app, { services, endpoints }) => {
   app.get('/', { schema: { tags: ['service'], summary: 'Service name, version and endpoints', response: { 200: RootResponse } } }, async () => ({
@@ -25,4 +29,41 @@ export const rootRoutes: FastifyPluginAsyncZod<{ services: Services; endpoints: 
     store: storeHealth(services.db),
     d365: { configured: services.config.d365.defaultConnection !== undefined, missing: services.config.d365.missing },
   }));
+
+  app.get(
+    '/health/ready',
+    { schema: { tags: ['service'], summary: 'Readiness: the store answers and, when configured, a D365 token can be had', response: { 200: ReadyResponse, 503: ErrorEnvelope } } },
+    async (_request, reply) => {
+      const checks = await readinessChecks(services);
+      const failed = Object.entries(checks).filter(([, result]) => result !== 'ok' && result !== 'not_configured');
+      if (failed.length === 0) return { status: 'ready' as const, checks };
+      return reply.status(503).send({ error: { code: 'not_ready', message: failed.map(([name, result]) => `${name}: ${result}`).join('; '), checks } });
+    },
+  );
+
+  app.get('/metrics', { schema: { tags: ['service'], summary: 'Prometheus text exposition' } }, async (_request, reply) =>
+    reply.type(services.metrics.registry.contentType).send(await services.metrics.registry.metrics()),
+  );
 };
+
+async function readinessChecks(services: Services): Promise<Record<string, string>> {
+  const checks: Record<string, string> = {};
+  try {
+    services.db.prepare('SELECT 1').get();
+    checks.store = 'ok';
+  } catch {
+    checks.store = 'unavailable';
+  }
+  if (!services.config.d365.defaultConnection) {
+    checks.d365 = 'not_configured';
+  } else {
+    try {
+      // WhoAmI proves the token and the application user; MSAL serves the token from its cache.
+      await services.d365.connectorFor().whoAmI();
+      checks.d365 = 'ok';
+    } catch (error) {
+      checks.d365 = error instanceof HubError ? error.code : 'error';
+    }
+  }
+  return checks;
+}

@@ -69,6 +69,8 @@ export interface SyncRepository {
   nextRunId(): number;
   commitPage(commit: PageCommit): { upserted: number; deleted: number };
   commitKeys(commit: KeysCommit): { deleted: number };
+  /** Seconds since each registered table's last successful poll. */
+  freshness(now: Date): Array<{ tenant_id: string; logical: string; seconds: number }>;
 }
 
 export function createSyncRepository(db: Db): SyncRepository {
@@ -111,6 +113,11 @@ export function createSyncRepository(db: Db): SyncRepository {
     'UPDATE rows SET deleted = 1, deleted_at = ?, seq = ? WHERE tenant_id = ? AND logical = ? AND deleted = 0 AND (seen_run IS NULL OR seen_run <> ?)',
   );
 
+  const lastSuccesses = db.prepare<[], { tenant_id: string; logical: string; last_success_at: string }>(`
+    SELECT s.tenant_id, s.logical, s.last_success_at FROM sync_state s
+    JOIN registered_tables r ON r.tenant_id = s.tenant_id AND r.logical = s.logical
+    WHERE s.last_success_at IS NOT NULL`);
+
   const commitPage = db.transaction((c: PageCommit) => {
     // One sequence number per commit: every change in it shares it, and later commits get higher ones.
     const seq = bump.get('change_seq')!;
@@ -143,5 +150,7 @@ export function createSyncRepository(db: Db): SyncRepository {
     nextRunId: () => bump.get('run_id')!,
     commitPage: (commit) => commitPage.immediate(commit),
     commitKeys: (commit) => commitKeys.immediate(commit),
+    freshness: (now) =>
+      lastSuccesses.all().map((r) => ({ tenant_id: r.tenant_id, logical: r.logical, seconds: Math.max(0, (now.getTime() - Date.parse(r.last_success_at)) / 1000) })),
   };
 }

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { Config, D365Connection } from '../../config.js';
+import type { HubMetrics } from '../../metrics.js';
 import { NotConfiguredError, NotFoundError } from '../../errors.js';
 import type { SecretBox } from '../../security/secret-box.js';
 import type { ConnectionsRepository, StoredConnection } from '../../store/connections-repository.js';
 import type { OutboundAgents } from '../http/outbound-agents.js';
+import { CircuitBreaker } from './circuit-breaker.js';
 import { DataverseConnector, type Connector } from './connector.js';
 import { ODataClient } from './odata-client.js';
 import { RequestGate } from './request-gate.js';
@@ -35,6 +37,7 @@ export interface D365ConnectionsDeps {
   secretBox?: SecretBox;
   agents: OutboundAgents;
   retryLimits: RetryLimits;
+  metrics: HubMetrics;
   log: Logger;
   now: () => Date;
 }
@@ -49,6 +52,7 @@ export class D365Connections {
   private readonly connectors = new Map<string, Connector>();
   /** Throttling and the concurrency cap apply per org + app registration, as Dataverse counts them. */
   private readonly gates = new Map<string, RequestGate>();
+  private readonly breakers = new Map<string, CircuitBreaker>();
 
   constructor(private readonly deps: D365ConnectionsDeps) {}
 
@@ -135,24 +139,36 @@ export class D365Connections {
   }
 
   private createConnector(connection: D365Connection): Connector {
-    const { d365, agents, retryLimits, log } = this.deps;
-    const gateKey = `${connection.orgUrl}|${connection.clientId}`;
-    let gate = this.gates.get(gateKey);
-    if (!gate) {
-      gate = new RequestGate(d365.maxConcurrency);
-      this.gates.set(gateKey, gate);
-    }
+    const { d365, agents, retryLimits, metrics, log } = this.deps;
+    const org = new URL(connection.orgUrl).host;
+    const gate = getOrCreate(this.gates, `${connection.orgUrl}|${connection.clientId}`, () => new RequestGate(d365.maxConcurrency));
+    const breaker = getOrCreate(
+      this.breakers,
+      connection.orgUrl,
+      () => new CircuitBreaker({ threshold: d365.circuitFailures, cooldownMs: d365.circuitCooldownMs, onChange: (open) => metrics.d365CircuitOpen.set({ org }, open ? 1 : 0) }),
+    );
     const client = new ODataClient({
       orgUrl: connection.orgUrl,
       apiVersion: d365.apiVersion,
-      tokens: createMsalTokenProvider(connection, agents),
+      tokens: createMsalTokenProvider(connection, agents, metrics),
       dispatcher: agents.forOrigin(connection.orgUrl),
       gate,
+      breaker,
+      metrics,
       limits: retryLimits,
-      log: log.child({ org: new URL(connection.orgUrl).host }),
+      log: log.child({ org }),
     });
     return new DataverseConnector(client, { pageSize: d365.pageSize, metadataCacheMs: d365.tableCacheMs });
   }
+}
+
+function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
+  }
+  return value;
 }
 
 function fingerprint(connection: D365Connection): string {

@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import { request, type Dispatcher } from 'undici';
 import { UpstreamError } from '../../errors.js';
+import type { HubMetrics } from '../../metrics.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
 import type { RequestGate } from './request-gate.js';
 import { decideRetry, type RetryLimits } from './retry-policy.js';
 import type { TokenProvider } from './token-provider.js';
@@ -20,6 +22,8 @@ export interface ODataClientOptions {
   dispatcher: Dispatcher;
   gate: RequestGate;
   limits: RetryLimits;
+  breaker: CircuitBreaker;
+  metrics: HubMetrics;
   log: Logger;
   random?: () => number;
 }
@@ -49,7 +53,9 @@ export class ODataClient {
   /** `pathOrUrl` is relative to the API root, or a link Dataverse gave us (followed verbatim). */
   async getJson<T>(pathOrUrl: string, options: GetOptions = {}): Promise<T> {
     const url = this.resolve(pathOrUrl);
-    const { limits, log } = this.options;
+    const { limits, log, breaker, metrics } = this.options;
+    const org = new URL(url).host;
+    breaker.check();
     let tokenRefreshed = false;
     let forceRefresh = false;
     let waitedMs = 0;
@@ -57,7 +63,11 @@ export class ODataClient {
       const token = await this.options.tokens.getToken({ forceRefresh });
       forceRefresh = false;
       const response = await this.options.gate.run(() => this.send(url, token, options), options.signal);
-      if (response.status !== null && response.status >= 200 && response.status < 300) return this.parse<T>(response.text, url);
+      metrics.d365Requests.inc({ org, status: response.status ?? 'network' });
+      if (response.status !== null && response.status >= 200 && response.status < 300) {
+        breaker.success();
+        return this.parse<T>(response.text, url);
+      }
 
       const decision = decideRetry(
         { status: response.status, retryAfter: response.retryAfter, attempt, tokenRefreshed, waitedMs, now: Date.now() },
@@ -65,10 +75,15 @@ export class ODataClient {
         this.options.random,
       );
       if (!decision.retry) {
+        if (response.status === null || response.status >= 500 || response.status === 429) breaker.failure();
         throw response.status === null ? upstreamNetworkError(response.error, this.describe(url)) : upstreamErrorFromResponse(response.status, response.text, this.describe(url));
       }
       log.warn({ status: response.status, attempt, waitMs: decision.waitMs, reason: decision.reason, path: new URL(url).pathname }, 'retrying Dataverse request');
-      if (decision.pauseAll) this.options.gate.pauseUntil(Date.now() + decision.waitMs);
+      if (decision.pauseAll) {
+        this.options.gate.pauseUntil(Date.now() + decision.waitMs);
+        metrics.d365Throttled.inc({ org });
+        metrics.d365ThrottleWait.inc({ org }, decision.waitMs / 1000);
+      }
       if (decision.refreshToken) tokenRefreshed = forceRefresh = true;
       if (decision.waitMs > 0) await sleep(decision.waitMs, undefined, { signal: options.signal });
       waitedMs += decision.waitMs;

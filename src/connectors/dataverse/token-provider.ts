@@ -2,6 +2,7 @@ import { AuthError, ConfidentialClientApplication, type INetworkModule, type Net
 import { request } from 'undici';
 import type { D365Connection } from '../../config.js';
 import { UpstreamError } from '../../errors.js';
+import type { HubMetrics } from '../../metrics.js';
 import type { OutboundAgents } from '../http/outbound-agents.js';
 
 export interface TokenProvider {
@@ -66,7 +67,7 @@ function toUpstreamError(error: unknown, connection: D365Connection): UpstreamEr
  * Client-credentials tokens for one connection. MSAL caches and renews them (5 minutes before expiry);
  * callers arriving while a token is being fetched share that one request.
  */
-export function createMsalTokenProvider(connection: D365Connection, agents: OutboundAgents): TokenProvider {
+export function createMsalTokenProvider(connection: D365Connection, agents: OutboundAgents, metrics: HubMetrics): TokenProvider {
   const authority = new URL(connection.authorityHost);
   const app = new ConfidentialClientApplication({
     auth: {
@@ -84,9 +85,11 @@ export function createMsalTokenProvider(connection: D365Connection, agents: Outb
   async function acquire(forceRefresh: boolean): Promise<string> {
     try {
       const result = await app.acquireTokenByClientCredential({ scopes, skipCache: forceRefresh });
+      if (!result?.fromCache) metrics.tokenAcquisitions.inc({ authority: authority.host, outcome: 'ok' });
       if (!result?.accessToken) throw new UpstreamError({ status: null, code: null, message: 'Entra ID returned no access token' });
       return result.accessToken;
     } catch (error) {
+      metrics.tokenAcquisitions.inc({ authority: authority.host, outcome: 'error' });
       throw error instanceof UpstreamError ? error : toUpstreamError(error, connection);
     }
   }

@@ -1,0 +1,51 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The hub's Prometheus series, on a registry of its own (no global state: two apps in one test process
+ * do not share counters). Parts are handed this object and record what they do.
+ */
+export class HubMetrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({ name: 'hub_http_requests_total', help: 'HTTP requests answered', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
+  readonly httpDuration = new Histogram({
+    name: 'hub_http_request_duration_seconds',
+    help: 'HTTP request duration',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+  readonly d365Requests = new Counter({ name: 'hub_d365_requests_total', help: 'Dataverse requests by answer status ("network" when none came)', labelNames: ['org', 'status'], registers: [this.registry] });
+  readonly d365Throttled = new Counter({ name: 'hub_d365_throttled_total', help: 'Dataverse 429 answers', labelNames: ['org'], registers: [this.registry] });
+  readonly d365ThrottleWait = new Counter({ name: 'hub_d365_throttle_wait_seconds_total', help: 'Seconds spent waiting on Retry-After', labelNames: ['org'], registers: [this.registry] });
+  readonly d365CircuitOpen = new Gauge({ name: 'hub_d365_circuit_open', help: '1 while calls to the org fail fast after repeated failures', labelNames: ['org'], registers: [this.registry] });
+  readonly tokenAcquisitions = new Counter({ name: 'hub_token_acquisitions_total', help: 'Token requests to Entra ID (cache misses)', labelNames: ['authority', 'outcome'], registers: [this.registry] });
+  readonly rowsUpserted = new Counter({ name: 'hub_rows_upserted_total', help: 'Rows written by polls', labelNames: ['tenant', 'table'], registers: [this.registry] });
+  readonly rowsDeleted = new Counter({ name: 'hub_rows_deleted_total', help: 'Rows tombstoned by polls', labelNames: ['tenant', 'table'], registers: [this.registry] });
+  readonly pollDuration = new Histogram({
+    name: 'hub_poll_duration_seconds',
+    help: 'Duration of one table poll',
+    labelNames: ['tenant', 'table', 'outcome'],
+    buckets: [0.1, 0.5, 1, 5, 30, 120, 600],
+    registers: [this.registry],
+  });
+  readonly submissions = new Counter({ name: 'hub_submissions_total', help: 'Submission outcomes', labelNames: ['route', 'status'], registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'hub_' });
+  }
+
+  /** A gauge computed at scrape time (freshness, outbox depth) from the store. */
+  gaugeFromStore(name: string, help: string, labelNames: string[], read: () => Array<{ labels: Record<string, string>; value: number }>): void {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { labels, value } of read()) this.set(labels, value);
+      },
+    });
+  }
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { buildTestApp } from '../helpers/build-test-app.js';
+
+describe('operations', () => {
+  it('limits requests per tenant with a 429 envelope and Retry-After, leaving other tenants alone', async () => {
+    const { app } = await buildTestApp({ HUB_RATE_LIMIT_PER_MINUTE: '3' });
+    const url = (tenant: string) => `/tenants/${tenant}/connectors/d365:test`;
+    for (let i = 0; i < 3; i++) expect((await app.inject({ method: 'POST', url: url('noisy') })).statusCode).toBe(503);
+    const limited = await app.inject({ method: 'POST', url: url('noisy') });
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(limited.json()).toStrictEqual({ error: { code: 'rate_limited', message: expect.stringMatching(/^More than 3 requests a minute; retry in \d+ s\.$/) } });
+    expect((await app.inject({ method: 'POST', url: url('quiet') })).statusCode).toBe(503);
+    for (let i = 0; i < 5; i++) expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+  });
+
+  it('exposes Prometheus metrics, protected by the shared token', async () => {
+    const { app } = await buildTestApp({ HUB_SHARED_TOKEN: 'tok' });
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+    await app.inject({ method: 'GET', url: '/health' });
+    const res = await app.inject({ method: 'GET', url: '/metrics', headers: { 'x-internal-token': 'tok' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/plain');
+    expect(res.body).toContain('hub_http_requests_total{method="GET",route="/health",status="200"} 1');
+    expect(res.body).toContain('# TYPE hub_d365_requests_total counter');
+  });
+
+  it('is ready without D365 configured, and says so', async () => {
+    const { app } = await buildTestApp();
+    const res = await app.inject({ method: 'GET', url: '/health/ready' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toStrictEqual({ status: 'ready', checks: { store: 'ok', d365: 'not_configured' } });
+  });
+});
