@@ -1,0 +1,80 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/store/db.js';
+import { createRowsRepository } from '../../src/store/rows-repository.js';
+import { createSyncRepository, type PageCommit } from '../../src/store/sync-repository.js';
+import { tempDir } from '../helpers/build-test-app.js';
+
+const NOW = '2026-11-24T12:00:00.000Z';
+
+function setup() {
+  const db = openDatabase(join(tempDir(), 'hub.db'));
+  const sync = createSyncRepository(db);
+  const rows = createRowsRepository(db);
+  sync.startPoll('t1', 'account', 'delta', { resume_link: null, cursor: null, run_kind: 'full', run_id: 1 }, NOW);
+  const commit = (partial: Partial<PageCommit>) =>
+    sync.commitPage({
+      tenant: 't1',
+      logical: 'account',
+      rows: [],
+      deletedIds: [],
+      seenRun: null,
+      tombstoneUnseenOf: null,
+      position: { resume_link: null, cursor: 'delta-1', run_kind: null, run_id: null },
+      now: NOW,
+      ...partial,
+    });
+  const all = () => rows.page({ tenant: 't1', logical: 'account', sinceSeq: 0, afterId: '', limit: 100, includeDeleted: true });
+  return { db, sync, rows, commit, all };
+}
+
+const row = (id: string, name: string, etag = `W/"${name.length}"`) => ({ id, modified_on: '2026-01-01T00:00:00Z', etag, data: JSON.stringify({ id, name }) });
+
+describe('sync repository', () => {
+  it('writes only rows that changed, and counts them', () => {
+    const { commit, all } = setup();
+    expect(commit({ rows: [row('a', 'A'), row('b', 'B')] })).toStrictEqual({ upserted: 2, deleted: 0 });
+    expect(commit({ rows: [row('a', 'A'), row('b', 'B2', 'W/"9"')] })).toStrictEqual({ upserted: 1, deleted: 0 });
+    expect(all().map((r) => [r.id, JSON.parse(r.data).name])).toStrictEqual([
+      ['a', 'A'],
+      ['b', 'B2'],
+    ]);
+  });
+
+  it('tombstones reported deletions once, and revives a row that comes back', () => {
+    const { commit, all } = setup();
+    commit({ rows: [row('a', 'A'), row('b', 'B')] });
+    expect(commit({ deletedIds: ['a', 'unknown'] })).toStrictEqual({ upserted: 0, deleted: 1 });
+    expect(commit({ deletedIds: ['a'] })).toStrictEqual({ upserted: 0, deleted: 0 });
+    expect(all().find((r) => r.id === 'a')?.deleted).toBe(1);
+    expect(commit({ rows: [row('a', 'A')] })).toStrictEqual({ upserted: 1, deleted: 0 });
+    expect(all().find((r) => r.id === 'a')?.deleted).toBe(0);
+  });
+
+  it('a complete full run tombstones what it did not see, counting unchanged rows as seen', () => {
+    const { commit, all } = setup();
+    commit({ rows: [row('a', 'A'), row('b', 'B'), row('c', 'C')] });
+    commit({ rows: [row('a', 'A')], seenRun: 5, position: { resume_link: 'next', cursor: null, run_kind: 'full', run_id: 5 } });
+    expect(commit({ rows: [row('c', 'C')], seenRun: 5, tombstoneUnseenOf: 5 })).toStrictEqual({ upserted: 0, deleted: 1 });
+    expect(all().filter((r) => r.deleted).map((r) => r.id)).toStrictEqual(['b']);
+  });
+
+  it('stores the position with the page and moves the change sequence forward', () => {
+    const { commit, sync, rows } = setup();
+    commit({ rows: [row('a', 'A')], position: { resume_link: 'next-1', cursor: null, run_kind: 'full', run_id: 1 } });
+    expect(sync.getState('t1', 'account')).toMatchObject({ resume_link: 'next-1', run_kind: 'full', run_id: 1 });
+    const first = rows.maxSeq('t1', 'account');
+    commit({ rows: [row('a', 'A2', 'W/"7"')], position: { resume_link: null, cursor: 'delta-2', run_kind: null, run_id: null } });
+    expect(sync.getState('t1', 'account')).toMatchObject({ resume_link: null, cursor: 'delta-2', run_kind: null });
+    expect(rows.maxSeq('t1', 'account')).toBeGreaterThan(first);
+    expect(rows.page({ tenant: 't1', logical: 'account', sinceSeq: first, afterId: '', limit: 10, includeDeleted: false }).map((r) => r.id)).toStrictEqual(['a']);
+  });
+
+  it('rolls back the whole page, position included, when a write fails', () => {
+    const { commit, sync, db, all } = setup();
+    db.exec(`CREATE TRIGGER fail_on_x BEFORE INSERT ON rows WHEN NEW.id = 'x' BEGIN SELECT RAISE(ABORT, 'boom'); END`);
+    expect(() => commit({ rows: [row('a', 'A'), row('x', 'X')], position: { resume_link: 'after', cursor: null, run_kind: 'full', run_id: 1 } })).toThrow('boom');
+    expect(all()).toStrictEqual([]);
+    expect(sync.getState('t1', 'account')?.resume_link).toBeNull();
+  });
+});
