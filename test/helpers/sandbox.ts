@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify';
+import { onTestFinished } from 'vitest';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.js';
+import { buildTestApp } from './build-test-app.js';
+
+/** A fresh Dataverse sandbox (Entra ID + Web API over HTTPS on 127.0.0.1), closed when the test ends. */
+export async function startTestSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const sandbox = await startSandbox(options);
+  onTestFinished(() => sandbox.close());
+  return sandbox;
+}
+
+export function sandboxEnv(sandbox: Sandbox): Record<string, string> {
+  return {
+    D365_ORG_URL: sandbox.orgUrl,
+    D365_TENANT_ID: sandbox.tenantId,
+    D365_CLIENT_ID: sandbox.clientId,
+    D365_CLIENT_SECRET: sandbox.clientSecret,
+    D365_AUTHORITY_HOST: sandbox.authorityHost,
+  };
+}
+
+/** The hub wired to the sandbox as its default connection, trusting the sandbox's certificate. */
+export async function buildHubOnSandbox(
+  sandbox: Sandbox,
+  env: Record<string, string | undefined> = {},
+  alsoTrusted: Sandbox[] = [],
+): Promise<{ app: FastifyInstance; sandbox: Sandbox }> {
+  const { app } = await buildTestApp(
+    { ...sandboxEnv(sandbox), ...env },
+    { extraCa: [sandbox, ...alsoTrusted].map((s) => s.caPem), retryDelays: { baseDelayMs: 20, maxDelayMs: 200 } },
+  );
+  return { app, sandbox };
+}
