@@ -14,6 +14,7 @@ import { d365RowsRoutes } from './routes/d365-rows.js';
 import { d365SyncRoutes } from './routes/d365-sync.js';
 import { d365TableRoutes } from './routes/d365-tables.js';
 import { rootRoutes } from './routes/root.js';
+import { submissionRoutes } from './routes/submissions.js';
 import { createServices, type ServiceOverrides } from './services.js';
 import { SERVICE_NAME, SERVICE_VERSION } from './version.js';
 
@@ -83,5 +84,6 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(d365TableRoutes, { services });
   await app.register(d365SyncRoutes, { services });
   await app.register(d365RowsRoutes, { services });
+  await app.register(submissionRoutes, { services });
   return app;
 }

@@ -3,6 +3,11 @@ import type { Config } from './config.js';
 import { D365Connections } from './connectors/dataverse/connections.js';
 import type { RetryLimits } from './connectors/dataverse/retry-policy.js';
 import { OutboundAgents } from './connectors/http/outbound-agents.js';
+import { LocalDelivery } from './export/deliveries/local-delivery.js';
+import { SftpDelivery } from './export/deliveries/sftp-delivery.js';
+import { SmtpDelivery } from './export/deliveries/smtp-delivery.js';
+import { DeliveryWorker } from './export/delivery-worker.js';
+import { ExportService } from './export/export-service.js';
 import { HubMetrics } from './metrics.js';
 import { PollDaemon } from './poller/poll-daemon.js';
 import { PollLocks } from './poller/poll-locks.js';
@@ -13,6 +18,7 @@ import { createConnectionsRepository } from './store/connections-repository.js';
 import { openDatabase, type Db } from './store/db.js';
 import { createRegistrationsRepository } from './store/registrations-repository.js';
 import { createRowsRepository, type RowsRepository } from './store/rows-repository.js';
+import { createSubmissionsRepository } from './store/submissions-repository.js';
 import { createSyncRepository } from './store/sync-repository.js';
 
 /** Parts a test may replace with its own real instance (a db on a temp file, a fixed clock, a private CA). */
@@ -23,6 +29,8 @@ export interface ServiceOverrides {
   extraCa?: string[];
   /** Shorter backoff for tests; the attempt and wait bounds still come from config. */
   retryDelays?: { baseDelayMs: number; maxDelayMs: number };
+  /** How often the delivery worker looks for due retries (tests shorten it). */
+  deliveryWorkerIntervalMs?: number;
 }
 
 export interface Services {
@@ -34,6 +42,7 @@ export interface Services {
   tables: TableRegistry;
   polls: PollService;
   rows: RowsRepository;
+  exports: ExportService;
 }
 
 /**
@@ -90,9 +99,25 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
     closers.push(() => daemon.stop());
   }
 
+  const submissions = createSubmissionsRepository(db);
+  const exports = new ExportService({
+    repository: submissions,
+    settings: config.submissions,
+    deliveries: { local: new LocalDelivery(config.submissions.dir), email: new SmtpDelivery(config.submissions.smtp), sftp: new SftpDelivery(config.submissions.sftp) },
+    metrics,
+    now,
+    log: app.log.child({ component: 'export' }),
+  });
+  const worker = new DeliveryWorker({ exports, repository: submissions, intervalMs: overrides.deliveryWorkerIntervalMs ?? 5000, now, log: app.log.child({ component: 'delivery-worker' }) });
+  app.addHook('onReady', async () => worker.start());
+  closers.push(() => worker.stop());
+  metrics.gaugeFromStore('hub_outbox_depth', 'Submissions by outbox status', ['status'], () =>
+    submissions.depth().map(({ status, count }) => ({ labels: { status }, value: count })),
+  );
+
   metrics.gaugeFromStore('hub_table_freshness_seconds', 'Seconds since the last successful poll of a tenant table', ['tenant', 'table'], () =>
     sync.freshness(now()).map(({ tenant_id, logical, seconds }) => ({ labels: { tenant: tenant_id, table: logical }, value: seconds })),
   );
 
-  return { config, db, now, metrics, d365, tables, polls, rows };
+  return { config, db, now, metrics, d365, tables, polls, rows, exports };
 }

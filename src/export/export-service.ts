@@ -1,0 +1,219 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../config.js';
+import { BadRequestError, ConflictError, NotConfiguredError, NotFoundError, PayloadTooLargeError } from '../errors.js';
+import type { HubMetrics } from '../metrics.js';
+import type { SubmissionRecord, SubmissionRoute, SubmissionStatus, SubmissionsRepository } from '../store/submissions-repository.js';
+import { canonicalJson } from './canonical-json.js';
+import type { Delivery } from './deliveries/delivery.js';
+import { buildPackage, safeAttachmentNames, sha256Hex } from './package-builder.js';
+import { nextRetryDelay } from './retry-schedule.js';
+
+export interface SubmissionInput {
+  submission_package_id: string;
+  route: SubmissionRoute;
+  answers: Record<string, unknown>;
+  attachments: Array<{ filename: string; content_type?: string; content_base64: string }>;
+  email?: { to?: string[]; subject?: string };
+}
+
+export type AnswerStatus = 'delivered' | 'pending_retry' | 'failed';
+
+export interface SubmissionAnswer {
+  submission_package_id: string;
+  route: SubmissionRoute;
+  status: AnswerStatus;
+  bytes: number;
+  sha256: string;
+  location: string | null;
+}
+
+export interface SubmissionView extends SubmissionAnswer {
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: string | null;
+  created_at: string;
+  updated_at: string;
+  delivered_at: string | null;
+}
+
+export interface ExportServiceDeps {
+  repository: SubmissionsRepository;
+  settings: Config['submissions'];
+  deliveries: Record<SubmissionRoute, Delivery>;
+  metrics: HubMetrics;
+  now: () => Date;
+  log: FastifyBaseLogger;
+  random?: () => number;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** While a delivery is under way the submission is still on its way: callers see pending_retry. */
+const answerStatus = (status: SubmissionStatus): AnswerStatus => (status === 'delivered' || status === 'failed' ? status : 'pending_retry');
+
+/**
+ * Packages submissions and delivers them through an outbox: recorded (with the ZIP) before any attempt, so none
+ * is lost; re-posting the same body answers the record and sends nothing again.
+ */
+export class ExportService {
+  private readonly inFlight = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: ExportServiceDeps) {}
+
+  async submit(tenant: string, input: SubmissionInput): Promise<SubmissionAnswer> {
+    const { repository } = this.deps;
+    this.requireRoute(input.route);
+    const id = input.submission_package_id;
+    const digest = sha256Hex(canonicalJson(input));
+    const existing = repository.get(tenant, id);
+    if (existing) return this.replay(existing, digest);
+
+    const recipients = input.route === 'email' ? this.recipients(input) : [];
+    const files = this.decodeAttachments(input.attachments);
+    const createdAt = this.deps.now().toISOString();
+    const pkg = await buildPackage({ tenant_id: tenant, submission_package_id: id, route: input.route, created_at: createdAt }, input.answers, files);
+    const inserted = repository.insert({
+      tenant_id: tenant,
+      submission_id: id,
+      route: input.route,
+      body_sha256: digest,
+      recipients: recipients.length ? JSON.stringify(recipients) : null,
+      subject: input.email?.subject ?? null,
+      zip: pkg.zip,
+      zip_bytes: pkg.bytes,
+      zip_sha256: pkg.sha256,
+      created_at: createdAt,
+    });
+    // Another request with the same id won the insert while this one was packaging.
+    if (!inserted) return this.replay(repository.get(tenant, id)!, digest);
+    await this.attempt(tenant, id);
+    return this.answer(repository.get(tenant, id)!);
+  }
+
+  async retry(tenant: string, id: string): Promise<SubmissionAnswer> {
+    const record = this.record(tenant, id);
+    if (record.status === 'failed') this.deps.repository.reopen(tenant, id, this.deps.now().toISOString());
+    if (record.status !== 'delivered') await this.attempt(tenant, id);
+    return this.answer(this.record(tenant, id));
+  }
+
+  view(tenant: string, id: string): SubmissionView {
+    return this.toView(this.record(tenant, id));
+  }
+
+  list(tenant: string, status: SubmissionStatus | undefined, limit: number): SubmissionView[] {
+    return this.deps.repository.list(tenant, status, limit).map((r) => this.toView(r));
+  }
+
+  /** Deliveries whose retry time has come (the worker calls this). */
+  async deliverDue(limit = 20): Promise<number> {
+    const due = this.deps.repository.due(this.deps.now().toISOString(), limit);
+    await Promise.all(due.map(({ tenant_id, submission_id }) => this.attempt(tenant_id, submission_id)));
+    return due.length;
+  }
+
+  /** Waits for deliveries in flight (shutdown). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  /** One attempt at most per submission at a time, whoever asks (the request, the worker, a manual retry). */
+  private attempt(tenant: string, id: string): Promise<void> {
+    const key = `${tenant}\u0000${id}`;
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    const work = this.deliverOnce(tenant, id).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, work);
+    return work;
+  }
+
+  private async deliverOnce(tenant: string, id: string): Promise<void> {
+    const { repository, deliveries, settings, metrics, log } = this.deps;
+    if (!repository.claim(tenant, id, this.deps.now().toISOString())) return;
+    const record = repository.get(tenant, id)!;
+    try {
+      const { location } = await deliveries[record.route].deliver({
+        tenant,
+        submissionId: id,
+        zip: repository.zip(tenant, id),
+        recipients: record.recipients ? (JSON.parse(record.recipients) as string[]) : [],
+        subject: record.subject,
+      });
+      repository.markDelivered(tenant, id, location, this.deps.now().toISOString());
+      metrics.submissions.inc({ route: record.route, status: 'delivered' });
+    } catch (error) {
+      const message = (error instanceof Error ? error.message : String(error)).slice(0, 500);
+      const delay = nextRetryDelay(record.attempts, { baseMs: settings.retryBaseMs, maxMs: settings.retryMaxMs, maxAttempts: settings.maxAttempts }, this.deps.random);
+      const now = this.deps.now();
+      repository.markFailedAttempt(tenant, id, message, delay === null ? null : new Date(now.getTime() + delay).toISOString(), now.toISOString());
+      metrics.submissions.inc({ route: record.route, status: delay === null ? 'failed' : 'pending_retry' });
+      log.warn({ tenant, submission: id, route: record.route, attempt: record.attempts, err: error }, delay === null ? 'submission dead-lettered' : 'delivery failed; will retry');
+    }
+  }
+
+  private replay(existing: SubmissionRecord, digest: string): SubmissionAnswer {
+    if (existing.body_sha256 !== digest) {
+      throw new ConflictError('submission_conflict', `Submission '${existing.submission_id}' was already posted with a different body.`);
+    }
+    return this.answer(existing);
+  }
+
+  private requireRoute(route: SubmissionRoute): void {
+    const { smtp, sftp } = this.deps.settings;
+    if (route === 'email' && !(smtp.host && smtp.sender)) throw new NotConfiguredError('route_not_configured', 'route=email needs SMTP_HOST and SMTP_SENDER.');
+    if (route === 'sftp' && !(sftp.host && sftp.username && (sftp.password || sftp.privateKeyPath))) {
+      throw new NotConfiguredError('route_not_configured', 'route=sftp needs SFTP_HOST, SFTP_USERNAME and SFTP_PASSWORD or SFTP_PRIVATE_KEY_PATH.');
+    }
+  }
+
+  private recipients(input: SubmissionInput): string[] {
+    const fallback = this.deps.settings.emailTo?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
+    const recipients = input.email?.to?.length ? input.email.to : fallback;
+    if (recipients.length === 0) throw new BadRequestError('no_recipient', 'route=email needs email.to in the body or SUBMISSION_EMAIL_TO.');
+    return recipients;
+  }
+
+  private decodeAttachments(attachments: SubmissionInput['attachments']): Array<{ name: string; content: Buffer }> {
+    const names = safeAttachmentNames(attachments.map((a) => a.filename));
+    const max = this.deps.settings.maxAttachmentBytes;
+    return attachments.map((attachment, i) => {
+      const base64 = attachment.content_base64.replace(/\s+/g, '');
+      if (!BASE64.test(base64) || base64.length % 4 !== 0) {
+        throw new BadRequestError('invalid_attachment', `attachments[${i}].content_base64 is not valid base64.`);
+      }
+      if ((base64.length / 4) * 3 - (base64.match(/=+$/)?.[0].length ?? 0) > max) {
+        throw new PayloadTooLargeError('attachment_too_large', `attachments[${i}] is larger than ${Math.round(max / 1024 / 1024)} MB (SUBMISSION_MAX_ATTACHMENT_MB).`);
+      }
+      return { name: names[i]!, content: Buffer.from(base64, 'base64') };
+    });
+  }
+
+  private record(tenant: string, id: string): SubmissionRecord {
+    const record = this.deps.repository.get(tenant, id);
+    if (!record) throw new NotFoundError('submission_not_found', `Tenant '${tenant}' has no submission '${id}'.`);
+    return record;
+  }
+
+  private answer(record: SubmissionRecord): SubmissionAnswer {
+    return {
+      submission_package_id: record.submission_id,
+      route: record.route,
+      status: answerStatus(record.status),
+      bytes: record.zip_bytes,
+      sha256: record.zip_sha256,
+      location: record.location,
+    };
+  }
+
+  private toView(record: SubmissionRecord): SubmissionView {
+    return {
+      ...this.answer(record),
+      attempts: record.attempts,
+      last_error: record.last_error,
+      next_attempt_at: record.next_attempt_at,
+      created_at: record.created_at,
+      updated_at: record.updated_at,
+      delivered_at: record.delivered_at,
+    };
+  }
+}

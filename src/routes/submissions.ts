@@ -1,0 +1,105 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ErrorEnvelope, TenantParams, commonErrorResponses } from '../http/schemas.js';
+import type { SubmissionAnswer } from '../export/export-service.js';
+import type { Services } from '../services.js';
+
+/** Letters, digits, `-`, `_`, `.`; 1–128; not starting with `.`; no `..` (it names a file). */
+const SubmissionId = z.string().regex(/^(?!\.)(?!.*\.\.)[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 letters, digits, "-", "_" or ".", not starting with "." and without ".."');
+const Route = z.enum(['local', 'email', 'sftp']);
+const SubmitBody = z
+  .object({
+    submission_package_id: SubmissionId,
+    route: Route,
+    answers: z.record(z.string(), z.unknown()),
+    attachments: z
+      .array(z.object({ filename: z.string().min(1).max(255), content_type: z.string().max(255).optional(), content_base64: z.string() }).strict())
+      .max(200)
+      .default([]),
+    email: z.object({ to: z.array(z.email()).min(1).max(50).optional(), subject: z.string().max(250).optional() }).strict().optional(),
+  })
+  .strict();
+const Answer = z.object({
+  submission_package_id: z.string(),
+  route: Route,
+  status: z.enum(['delivered', 'pending_retry', 'failed']),
+  bytes: z.number(),
+  sha256: z.string(),
+  location: z.string().nullable(),
+});
+const View = Answer.extend({
+  attempts: z.number(),
+  last_error: z.string().nullable(),
+  next_attempt_at: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  delivered_at: z.string().nullable(),
+});
+const Failed = Answer.extend({ error: z.object({ code: z.string(), message: z.string() }) });
+const IdParams = TenantParams.extend({ id: SubmissionId });
+const responses = { ...commonErrorResponses, 409: ErrorEnvelope, 413: ErrorEnvelope, 503: ErrorEnvelope };
+const base = '/tenants/:tenant/connectors/d365';
+
+export const submissionRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
+  const { exports } = services;
+  /** 200 delivered, 202 pending_retry, 502 failed (dead letter), each with the same answer fields. */
+  const outcome = (answer: SubmissionAnswer): { status: 200 | 202 | 502; body: unknown } => {
+    if (answer.status === 'delivered') return { status: 200, body: answer };
+    if (answer.status === 'pending_retry') return { status: 202, body: answer };
+    const message = `Submission '${answer.submission_package_id}' could not be delivered; retry it with :retry.`;
+    return { status: 502, body: { error: { code: 'delivery_failed', message }, ...answer } };
+  };
+
+  app.post(
+    `${base}/submit`,
+    {
+      schema: {
+        tags: ['submissions'],
+        summary: 'Package a submission as a ZIP and deliver it (local, email, sftp); idempotent per submission_package_id',
+        params: TenantParams,
+        body: SubmitBody,
+        response: { 200: Answer, 202: Answer, 502: Failed, ...responses },
+      },
+    },
+    async (request, reply) => {
+      const { status, body } = outcome(await exports.submit(request.params.tenant, request.body));
+      return reply.status(status).send(body as never);
+    },
+  );
+
+  app.get(
+    `${base}/submissions/:id`,
+    { schema: { tags: ['submissions'], summary: 'A submission: status, attempts, last error, location, sha256', params: IdParams, response: { 200: View, ...responses } } },
+    async (request) => exports.view(request.params.tenant, request.params.id),
+  );
+
+  app.get(
+    `${base}/submissions`,
+    {
+      schema: {
+        tags: ['submissions'],
+        summary: "The tenant's submissions, newest first",
+        params: TenantParams,
+        querystring: z.object({ status: z.enum(['delivered', 'pending_retry', 'failed']).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }),
+        response: { 200: z.object({ submissions: z.array(View) }), ...responses },
+      },
+    },
+    async (request) => ({ submissions: exports.list(request.params.tenant, request.query.status, request.query.limit) }),
+  );
+
+  app.post(
+    `${base}/submissions/:id::retry`,
+    {
+      schema: {
+        tags: ['submissions'],
+        summary: 'Deliver now: a dead-lettered submission gets a new series of attempts',
+        params: IdParams,
+        response: { 200: Answer, 202: Answer, 502: Failed, ...responses },
+      },
+    },
+    async (request, reply) => {
+      const { status, body } = outcome(await exports.retry(request.params.tenant, request.params.id));
+      return reply.status(status).send(body as never);
+    },
+  );
+};

@@ -1,0 +1,95 @@
+import type { Db } from './db.js';
+
+export type SubmissionRoute = 'local' | 'email' | 'sftp';
+export type SubmissionStatus = 'pending' | 'delivering' | 'delivered' | 'pending_retry' | 'failed';
+
+export interface SubmissionRecord {
+  tenant_id: string;
+  submission_id: string;
+  route: SubmissionRoute;
+  body_sha256: string;
+  recipients: string | null;
+  subject: string | null;
+  zip_bytes: number;
+  zip_sha256: string;
+  status: SubmissionStatus;
+  attempts: number;
+  last_error: string | null;
+  location: string | null;
+  next_attempt_at: string | null;
+  created_at: string;
+  updated_at: string;
+  delivered_at: string | null;
+}
+
+export type NewSubmission = Omit<SubmissionRecord, 'status' | 'attempts' | 'last_error' | 'location' | 'next_attempt_at' | 'updated_at' | 'delivered_at'> & { zip: Buffer };
+
+const COLUMNS = `tenant_id, submission_id, route, body_sha256, recipients, subject, zip_bytes, zip_sha256, status, attempts,
+  last_error, location, next_attempt_at, created_at, updated_at, delivered_at`;
+
+export interface SubmissionsRepository {
+  /** Records a new submission as pending; false when one with this id already exists (nothing changes). */
+  insert(submission: NewSubmission): boolean;
+  get(tenant: string, id: string): SubmissionRecord | undefined;
+  zip(tenant: string, id: string): Buffer;
+  list(tenant: string, status: SubmissionStatus | undefined, limit: number): SubmissionRecord[];
+  /** Claims a submission for one delivery attempt: only from pending / pending_retry, counting the attempt. */
+  claim(tenant: string, id: string, now: string): boolean;
+  markDelivered(tenant: string, id: string, location: string, now: string): void;
+  markFailedAttempt(tenant: string, id: string, error: string, nextAttemptAt: string | null, now: string): void;
+  /** A dead-lettered submission starts a new series of attempts. */
+  reopen(tenant: string, id: string, now: string): boolean;
+  due(now: string, limit: number): Array<{ tenant_id: string; submission_id: string }>;
+  /** Deliveries a previous process left in flight become due again (the process died mid-attempt). */
+  recoverInterrupted(now: string): number;
+  depth(): Array<{ status: SubmissionStatus; count: number }>;
+}
+
+export function createSubmissionsRepository(db: Db): SubmissionsRepository {
+  const insert = db.prepare(`
+    INSERT INTO submissions (tenant_id, submission_id, route, body_sha256, recipients, subject, zip, zip_bytes, zip_sha256, status, created_at, updated_at)
+    VALUES (@tenant_id, @submission_id, @route, @body_sha256, @recipients, @subject, @zip, @zip_bytes, @zip_sha256, 'pending', @created_at, @created_at)
+    ON CONFLICT (tenant_id, submission_id) DO NOTHING`);
+  const get = db.prepare<[string, string], SubmissionRecord>(`SELECT ${COLUMNS} FROM submissions WHERE tenant_id = ? AND submission_id = ?`);
+  const zip = db.prepare<[string, string], Buffer>('SELECT zip FROM submissions WHERE tenant_id = ? AND submission_id = ?').pluck();
+  const listAll = db.prepare<[string, number], SubmissionRecord>(`SELECT ${COLUMNS} FROM submissions WHERE tenant_id = ? ORDER BY created_at DESC, submission_id LIMIT ?`);
+  const listByStatus = db.prepare<[string, string, number], SubmissionRecord>(
+    `SELECT ${COLUMNS} FROM submissions WHERE tenant_id = ? AND status = ? ORDER BY created_at DESC, submission_id LIMIT ?`,
+  );
+  const claim = db.prepare<[string, string, string]>(
+    `UPDATE submissions SET status = 'delivering', attempts = attempts + 1, updated_at = ?
+     WHERE tenant_id = ? AND submission_id = ? AND status IN ('pending', 'pending_retry')`,
+  );
+  const delivered = db.prepare<[string, string, string, string, string]>(
+    `UPDATE submissions SET status = 'delivered', location = ?, delivered_at = ?, updated_at = ?, next_attempt_at = NULL, last_error = NULL
+     WHERE tenant_id = ? AND submission_id = ?`,
+  );
+  const failedAttempt = db.prepare<[string, string, string | null, string, string, string]>(
+    `UPDATE submissions SET status = ?, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE tenant_id = ? AND submission_id = ?`,
+  );
+  const reopen = db.prepare<[string, string, string, string]>(
+    `UPDATE submissions SET status = 'pending_retry', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE tenant_id = ? AND submission_id = ? AND status = 'failed'`,
+  );
+  const due = db.prepare<[string, number], { tenant_id: string; submission_id: string }>(
+    `SELECT tenant_id, submission_id FROM submissions WHERE status = 'pending_retry' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`,
+  );
+  const recover = db.prepare<[string, string]>(
+    `UPDATE submissions SET status = 'pending_retry', next_attempt_at = ?, updated_at = ? WHERE status IN ('pending', 'delivering')`,
+  );
+  const depth = db.prepare<[], { status: SubmissionStatus; count: number }>('SELECT status, COUNT(*) AS count FROM submissions GROUP BY status');
+
+  return {
+    insert: (s) => insert.run(s).changes > 0,
+    get: (tenant, id) => get.get(tenant, id),
+    zip: (tenant, id) => zip.get(tenant, id)!,
+    list: (tenant, status, limit) => (status ? listByStatus.all(tenant, status, limit) : listAll.all(tenant, limit)),
+    claim: (tenant, id, now) => claim.run(now, tenant, id).changes > 0,
+    markDelivered: (tenant, id, location, now) => void delivered.run(location, now, now, tenant, id),
+    markFailedAttempt: (tenant, id, error, nextAttemptAt, now) =>
+      void failedAttempt.run(nextAttemptAt === null ? 'failed' : 'pending_retry', error, nextAttemptAt, now, tenant, id),
+    reopen: (tenant, id, now) => reopen.run(now, now, tenant, id).changes > 0,
+    due: (now, limit) => due.all(now, limit),
+    recoverInterrupted: (now) => recover.run(now, now).changes,
+    depth: () => depth.all(),
+  };
+}
