@@ -48,7 +48,9 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   const endpoints: string[] = [];
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/docs')) return;
-    for (const method of [route.method].flat()) if (method !== 'HEAD') endpoints.push(`${method} ${route.url}`);
+    // Parameter patterns (":id(^…)") and "::" escapes are routing detail, not the path a client writes.
+    const path = route.url.replace(/\(\^[^)]*\)/g, '').replaceAll('::', ':');
+    for (const method of [route.method].flat()) if (method !== 'HEAD') endpoints.push(`${method} ${path}`);
   });
 
   await app.register(swagger, {

@@ -88,7 +88,8 @@ export const submissionRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
   );
 
   app.post(
-    `${base}/submissions/:id::retry`,
+    // A parameter followed by a literal ":retry" needs the regex form: find-my-way would read ":id::retry" as one name.
+    `${base}/submissions/:id(^[A-Za-z0-9._-]+)::retry`,
     {
       schema: {
         tags: ['submissions'],
