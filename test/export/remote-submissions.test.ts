@@ -131,6 +131,15 @@ describe('submissions by SFTP', () => {
     expect(readdirSync(join(sftp.uploadDir, 'acme'))).toStrictEqual(['submission_sftp-1.zip']);
   });
 
+  it('uploads with password auth to a server without posix-rename (the in-process fallback server)', async () => {
+    const sftp = await startSftpServer({ inProcess: true });
+    const { app } = await buildTestApp({ ...sftp.env, SFTP_HOST_KEY_SHA256: sftp.hostKeySha256 }, FAST);
+    const res = await app.inject({ method: 'POST', url: submitUrl, payload: submission('sftp-4', 'sftp') });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(sha256(readFileSync(join(sftp.uploadDir, 'acme', 'submission_sftp-4.zip')))).toBe(res.json().sha256);
+    expect(readdirSync(join(sftp.uploadDir, 'acme'))).toStrictEqual(['submission_sftp-4.zip']);
+  });
+
   it('refuses a server whose host key does not match the pin', async () => {
     const sftp = await startSftpServer();
     const { app } = await buildTestApp({ ...sftp.env, SFTP_HOST_KEY_SHA256: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, FAST);

@@ -41,14 +41,14 @@ let announced = false;
  * key), or, where sshd is not installed, an in-process SFTP server on the ssh2 package, which the output says.
  * Under CI=true a missing sshd is an error: CI must test against OpenSSH.
  */
-export async function startSftpServer(): Promise<TestSftpServer> {
+export async function startSftpServer(options: { inProcess?: boolean } = {}): Promise<TestSftpServer> {
   const dir = tempDir('hub-sftp-');
   const uploadDir = join(dir, 'upload');
   mkdirSync(uploadDir);
   const port = await freePort();
-  if (existsSync(SSHD)) return startOpenSsh(dir, uploadDir, port);
-  if (process.env.CI === 'true') throw new Error(`${SSHD} is missing: CI installs openssh-server (see .ci/run)`);
-  if (!announced) {
+  if (!options.inProcess && existsSync(SSHD)) return startOpenSsh(dir, uploadDir, port);
+  if (!options.inProcess && process.env.CI === 'true') throw new Error(`${SSHD} is missing: CI installs openssh-server (see .ci/run)`);
+  if (!options.inProcess && !announced) {
     console.warn('[sftp tests] OpenSSH sshd is not installed: running the SFTP tests against an in-process ssh2 server instead.');
     announced = true;
   }
