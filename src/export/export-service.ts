@@ -46,7 +46,23 @@ export interface ExportServiceDeps {
   random?: () => number;
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/**
+ * Equal as JSON ⇔ equal digest. Attachment contents enter by their own hash, so a 50 MB body is hashed once
+ * instead of being re-serialised with sorted keys.
+ */
+function bodyDigest(input: SubmissionInput): string {
+  const attachments = input.attachments.map((a) => ({ ...a, content_base64: sha256Hex(a.content_base64) }));
+  return sha256Hex(canonicalJson({ ...input, attachments }));
+}
+
+/** Base64 decoding skips characters outside the alphabet, so a body that decodes short was not base64. */
+function decodeBase64(text: string): Buffer | null {
+  const compact = /\s/.test(text) ? text.replace(/\s+/g, '') : text;
+  if (compact.length % 4 !== 0) return null;
+  const padding = compact.endsWith('==') ? 2 : compact.endsWith('=') ? 1 : 0;
+  const decoded = Buffer.from(compact, 'base64');
+  return decoded.length === (compact.length / 4) * 3 - padding ? decoded : null;
+}
 
 /** While a delivery is under way the submission is still on its way: callers see pending_retry. */
 const answerStatus = (status: SubmissionStatus): AnswerStatus => (status === 'delivered' || status === 'failed' ? status : 'pending_retry');
@@ -64,7 +80,7 @@ export class ExportService {
     const { repository } = this.deps;
     this.requireRoute(input.route);
     const id = input.submission_package_id;
-    const digest = sha256Hex(canonicalJson(input));
+    const digest = bodyDigest(input);
     const existing = repository.get(tenant, id);
     if (existing) return this.replay(existing, digest);
 
@@ -176,15 +192,15 @@ export class ExportService {
   private decodeAttachments(attachments: SubmissionInput['attachments']): Array<{ name: string; content: Buffer }> {
     const names = safeAttachmentNames(attachments.map((a) => a.filename));
     const max = this.deps.settings.maxAttachmentBytes;
+    const tooLarge = (i: number) =>
+      new PayloadTooLargeError('attachment_too_large', `attachments[${i}] is larger than ${Math.round(max / 1024 / 1024)} MB (SUBMISSION_MAX_ATTACHMENT_MB).`);
     return attachments.map((attachment, i) => {
-      const base64 = attachment.content_base64.replace(/\s+/g, '');
-      if (!BASE64.test(base64) || base64.length % 4 !== 0) {
-        throw new BadRequestError('invalid_attachment', `attachments[${i}].content_base64 is not valid base64.`);
-      }
-      if ((base64.length / 4) * 3 - (base64.match(/=+$/)?.[0].length ?? 0) > max) {
-        throw new PayloadTooLargeError('attachment_too_large', `attachments[${i}] is larger than ${Math.round(max / 1024 / 1024)} MB (SUBMISSION_MAX_ATTACHMENT_MB).`);
-      }
-      return { name: names[i]!, content: Buffer.from(base64, 'base64') };
+      // Checked on the text first, so an oversized attachment is refused before it is decoded.
+      if ((attachment.content_base64.length / 4) * 3 > max + 2) throw tooLarge(i);
+      const content = decodeBase64(attachment.content_base64);
+      if (!content) throw new BadRequestError('invalid_attachment', `attachments[${i}].content_base64 is not valid base64.`);
+      if (content.length > max) throw tooLarge(i);
+      return { name: names[i]!, content };
     });
   }
 

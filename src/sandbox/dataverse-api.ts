@@ -12,10 +12,11 @@ import {
   type PagingCookie,
   type Preferences,
 } from './odata-query.js';
-import type { RowRecord, SandboxData, SandboxTable } from './sandbox-data.js';
+import { columnsOf, type RowRecord, type SandboxData, type SandboxTable } from './sandbox-data.js';
 
 export interface DataverseAnswer {
   status: number;
+  /** An object to serialise, or JSON text already built. */
   body: unknown;
   headers?: Record<string, string>;
 }
@@ -92,20 +93,28 @@ function oneEntityDefinition(ctx: DataverseContext, base: string, logical: strin
   return { status: 200, body: { '@odata.context': `${base}$metadata#EntityDefinitions(${shape})/$entity`, ...body } };
 }
 
-function columnsOf(table: SandboxTable): Set<string> {
+function selectableColumns(table: SandboxTable): Set<string> {
   const columns = new Set(table.def.attributes.map((a) => a.column ?? a.logical));
   for (const always of [table.def.primaryKey, 'modifiedon', 'versionnumber']) columns.add(always);
   return columns;
 }
 
-function project(table: SandboxTable, record: RowRecord, select: string[] | null): Record<string, unknown> {
+function project(table: SandboxTable, record: RowRecord, select: string[] | null): string {
+  if (!select) return table.toText(record);
   const full = table.toJson(record);
-  const etag = { '@odata.etag': `W/"${record.version}"` };
-  if (!select) return { ...etag, ...full };
-  const out: Record<string, unknown> = { ...etag };
+  const out: Record<string, unknown> = { '@odata.etag': `W/"${record.version}"` };
   for (const column of select) out[column] = full[column] ?? null;
   out[table.def.primaryKey] = record.id;
-  return out;
+  return JSON.stringify(out);
+}
+
+/** A collection body as text: rows are already JSON, so the page is joined rather than serialised again. */
+function collection(context: string, rows: string[], tail: Record<string, string | undefined>): string {
+  const links = Object.entries(tail)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`)
+    .join('');
+  return `{"@odata.context":${JSON.stringify(context)},"value":[${rows.join(',')}]${links}}`;
 }
 
 function deltaToken(version: number, at: Date): string {
@@ -131,7 +140,7 @@ function readCollection(ctx: DataverseContext, base: string, table: SandboxTable
   const params = url.searchParams;
   const set = table.def.entitySet!;
   const select = selectList(params);
-  const columns = columnsOf(table);
+  const columns = selectableColumns(table);
   for (const column of select ?? []) {
     if (!columns.has(column)) throw new ODataFault(400, '0x80060888', `Could not find a property named '${column}' on type 'Microsoft.Dynamics.CRM.${table.def.logical}'.`);
   }
@@ -160,7 +169,7 @@ function readCollection(ctx: DataverseContext, base: string, table: SandboxTable
       const tail = more
         ? { '@odata.nextLink': next({ page: (cookie?.page ?? 1) + 1, last: { [table.def.primaryKey]: pageIds.at(-1)! }, extra: { snapshot: String(snapshot) }, tracking: true }) }
         : { '@odata.deltaLink': deltaLink };
-      return { status: 200, headers: applied, body: { '@odata.context': context, value, ...tail } };
+      return { status: 200, headers: applied, body: collection(context, value, tail) };
     }
     return readDelta(table, delta, snapshot, cookie, pageSize, { context, deltaLink, base, select, applied, next });
   }
@@ -171,7 +180,8 @@ function readCollection(ctx: DataverseContext, base: string, table: SandboxTable
   const keys = parseOrderBy(params.get('$orderby'), table.def.primaryKey);
   const top = params.has('$top') ? Math.max(0, Number(params.get('$top'))) : null;
   const limit = top !== null && !prefer.maxPageSize ? Math.min(top, 5000) : pageSize;
-  const read = (record: RowRecord, field: string) => (field === table.def.primaryKey ? record.id : field === 'modifiedon' ? record.modifiedon : field === 'versionnumber' ? record.version : record.fields[field]);
+  const read = (record: RowRecord, field: string) =>
+    field === table.def.primaryKey ? record.id : field === 'modifiedon' ? record.modifiedon : field === 'versionnumber' ? record.version : columnsOf(record)[field];
 
   let records: RowRecord[];
   if (!groups && keys.length === 1) {
@@ -195,7 +205,7 @@ function readCollection(ctx: DataverseContext, base: string, table: SandboxTable
   const tail = more
     ? { '@odata.nextLink': next({ page: (cookie?.page ?? 1) + 1, last: Object.fromEntries(keys.map((k) => [k.field, String(read(last, k.field))])), extra: {}, tracking: false }) }
     : {};
-  return { status: 200, headers: applied, body: { '@odata.context': context, value, ...tail } };
+  return { status: 200, headers: applied, body: collection(context, value, tail) };
 }
 
 function readDelta(
@@ -213,9 +223,10 @@ function readDelta(
   // Changed rows first, by version, then deletions; each item's version is unique, so it is the keyset position.
   const changed = [...table.rows.values()].filter((r) => r.version > from && r.version <= snapshot).sort((a, b) => a.version - b.version);
   const deleted = [...table.deletions].filter(([, v]) => v > from && v <= snapshot).sort((a, b) => a[1] - b[1]);
-  const items: Array<{ phase: number; version: number; json: unknown }> = [
-    ...changed.map((r) => ({ phase: 0, version: r.version, json: project(table, r, out.select) })),
-    ...deleted.map(([id, version]) => ({ phase: 1, version, json: { '@odata.context': `${out.base}$metadata#${table.def.entitySet}/$deletedEntity`, id, reason: 'deleted' } })),
+  const deletedContext = JSON.stringify(`${out.base}$metadata#${table.def.entitySet}/$deletedEntity`);
+  const items: Array<{ phase: number; version: number; text: () => string }> = [
+    ...changed.map((r) => ({ phase: 0, version: r.version, text: () => project(table, r, out.select) })),
+    ...deleted.map(([id, version]) => ({ phase: 1, version, text: () => `{"@odata.context":${deletedContext},"id":"${id}","reason":"deleted"}` })),
   ];
   const phase = Number(cookie?.extra.phase ?? -1);
   const after = Number(cookie?.extra.after ?? -1);
@@ -226,5 +237,5 @@ function readDelta(
     remaining.length > pageSize && last
       ? { '@odata.nextLink': out.next({ page: (cookie?.page ?? 1) + 1, last: {}, extra: { snapshot: String(snapshot), phase: String(last.phase), after: String(last.version) }, tracking: true }) }
       : { '@odata.deltaLink': out.deltaLink };
-  return { status: 200, headers: out.applied, body: { '@odata.context': `${out.context}/$delta`, value: page.map((i) => i.json), ...tail } };
+  return { status: 200, headers: out.applied, body: collection(`${out.context}/$delta`, page.map((i) => i.text()), tail) };
 }

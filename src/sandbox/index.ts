@@ -60,7 +60,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = body === undefined ? '' : JSON.stringify(body);
+  const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, { ...(text ? { 'content-type': 'application/json; odata.metadata=minimal; charset=utf-8' } : {}), ...headers });
   res.end(text);
 }

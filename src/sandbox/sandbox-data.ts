@@ -3,12 +3,15 @@ import type { SandboxTableDef } from './sample-tables.js';
 
 export type SandboxRow = Record<string, unknown>;
 
+/** Business columns are kept as JSON text: pages are served by concatenation, and a million rows stay affordable. */
 export interface RowRecord {
   id: string;
   version: number;
   modifiedon: string;
-  fields: Record<string, unknown>;
+  columns: string;
 }
+
+export const columnsOf = (record: RowRecord): Record<string, unknown> => JSON.parse(record.columns) as Record<string, unknown>;
 
 /** One simulated table: live rows, deletions by version, and which delta tokens have expired. */
 export class SandboxTable {
@@ -36,7 +39,13 @@ export class SandboxTable {
 
   /** A row as the Web API returns it (before $select). */
   toJson(record: RowRecord): SandboxRow {
-    return { ...record.fields, modifiedon: record.modifiedon, versionnumber: record.version, [this.def.primaryKey]: record.id };
+    return { ...columnsOf(record), modifiedon: record.modifiedon, versionnumber: record.version, [this.def.primaryKey]: record.id };
+  }
+
+  /** The same row as JSON text, with its etag first, built without parsing the columns. */
+  toText(record: RowRecord): string {
+    const columns = record.columns.length > 2 ? `${record.columns.slice(1, -1)},` : '';
+    return `{"@odata.etag":"W/\\"${record.version}\\"",${columns}"modifiedon":"${record.modifiedon}","versionnumber":${record.version},"${this.def.primaryKey}":"${record.id}"}`;
   }
 }
 
@@ -89,7 +98,7 @@ export class SandboxData {
     const table = this.table(logical);
     const { [table.def.primaryKey]: given, modifiedon: _m, versionnumber: _v, ...rest } = fields;
     const id = typeof given === 'string' ? given.toLowerCase() : guid(Math.random);
-    const record: RowRecord = { id, version: ++this.version, modifiedon: options.modifiedon ?? this.nowText(), fields: { statecode: 0, createdon: this.nowText(), ...rest } };
+    const record: RowRecord = { id, version: ++this.version, modifiedon: options.modifiedon ?? this.nowText(), columns: JSON.stringify({ statecode: 0, createdon: this.nowText(), ...rest }) };
     table.rows.set(id, record);
     table.deletions.delete(id);
     table.idsChanged();
@@ -101,7 +110,7 @@ export class SandboxData {
     const record = table.rows.get(id);
     if (!record) throw new Error(`${logical} With Id = ${id} Does Not Exist`);
     const { [table.def.primaryKey]: _pk, modifiedon: _m, versionnumber: _v, ...rest } = patch;
-    Object.assign(record.fields, rest);
+    record.columns = JSON.stringify({ ...columnsOf(record), ...rest });
     record.version = ++this.version;
     record.modifiedon = options.modifiedon ?? this.nowText();
     return table.toJson(record);
@@ -145,7 +154,7 @@ export class SandboxData {
     for (let i = 0; i < count; i++) {
       const id = guid(random);
       const modifiedon = wholeSeconds(new Date(base + Math.floor(random() * 29 * 86_400_000)));
-      table.rows.set(id, { id, version: ++this.version, modifiedon, fields: table.def.generate(random, i) });
+      table.rows.set(id, { id, version: ++this.version, modifiedon, columns: JSON.stringify(table.def.generate(random, i)) });
     }
     table.idsChanged();
   }

@@ -46,12 +46,18 @@ export interface SubmissionsRepository {
 }
 
 export function createSubmissionsRepository(db: Db): SubmissionsRepository {
-  const insert = db.prepare(`
-    INSERT INTO submissions (tenant_id, submission_id, route, body_sha256, recipients, subject, zip, zip_bytes, zip_sha256, status, created_at, updated_at)
-    VALUES (@tenant_id, @submission_id, @route, @body_sha256, @recipients, @subject, @zip, @zip_bytes, @zip_sha256, 'pending', @created_at, @created_at)
+  const insertRecord = db.prepare(`
+    INSERT INTO submissions (tenant_id, submission_id, route, body_sha256, recipients, subject, zip_bytes, zip_sha256, status, created_at, updated_at)
+    VALUES (@tenant_id, @submission_id, @route, @body_sha256, @recipients, @subject, @zip_bytes, @zip_sha256, 'pending', @created_at, @created_at)
     ON CONFLICT (tenant_id, submission_id) DO NOTHING`);
+  const insertPackage = db.prepare('INSERT INTO submission_packages (tenant_id, submission_id, zip) VALUES (@tenant_id, @submission_id, @zip)');
+  const insert = db.transaction((s: NewSubmission) => {
+    if (insertRecord.run(s).changes === 0) return false;
+    insertPackage.run(s);
+    return true;
+  });
   const get = db.prepare<[string, string], SubmissionRecord>(`SELECT ${COLUMNS} FROM submissions WHERE tenant_id = ? AND submission_id = ?`);
-  const zip = db.prepare<[string, string], Buffer>('SELECT zip FROM submissions WHERE tenant_id = ? AND submission_id = ?').pluck();
+  const zip = db.prepare<[string, string], Buffer>('SELECT zip FROM submission_packages WHERE tenant_id = ? AND submission_id = ?').pluck();
   const listAll = db.prepare<[string, number], SubmissionRecord>(`SELECT ${COLUMNS} FROM submissions WHERE tenant_id = ? ORDER BY created_at DESC, submission_id LIMIT ?`);
   const listByStatus = db.prepare<[string, string, number], SubmissionRecord>(
     `SELECT ${COLUMNS} FROM submissions WHERE tenant_id = ? AND status = ? ORDER BY created_at DESC, submission_id LIMIT ?`,
@@ -79,7 +85,7 @@ export function createSubmissionsRepository(db: Db): SubmissionsRepository {
   const depth = db.prepare<[], { status: SubmissionStatus; count: number }>('SELECT status, COUNT(*) AS count FROM submissions GROUP BY status');
 
   return {
-    insert: (s) => insert.run(s).changes > 0,
+    insert: (s) => insert.immediate(s),
     get: (tenant, id) => get.get(tenant, id),
     zip: (tenant, id) => zip.get(tenant, id)!,
     list: (tenant, status, limit) => (status ? listByStatus.all(tenant, status, limit) : listAll.all(tenant, limit)),

@@ -117,9 +117,11 @@ describe('submissions to local disk', () => {
     const big = await app.inject({ method: 'POST', url, payload: body('big', { attachments: [{ filename: 'a.bin', content_base64: b64(Buffer.alloc(2000)) }] }) });
     expect(big.statusCode).toBe(413);
     expect(big.json()).toStrictEqual({ error: { code: 'attachment_too_large', message: 'attachments[0] is larger than 0 MB (SUBMISSION_MAX_ATTACHMENT_MB).' } });
-    const bad = await app.inject({ method: 'POST', url, payload: body('bad', { attachments: [{ filename: 'a.bin', content_base64: 'not base64!' }] }) });
-    expect(bad.statusCode).toBe(400);
-    expect(bad.json().error.code).toBe('invalid_attachment');
+    for (const content_base64 of ['not base64!', 'abc!', 'ab=c']) {
+      const bad = await app.inject({ method: 'POST', url, payload: body('bad', { attachments: [{ filename: 'a.bin', content_base64 }] }) });
+      expect(bad.statusCode, content_base64).toBe(400);
+      expect(bad.json().error.code).toBe('invalid_attachment');
+    }
     expect((await app.inject({ method: 'GET', url: '/tenants/acme/connectors/d365/submissions/big' })).statusCode).toBe(404);
   });
 

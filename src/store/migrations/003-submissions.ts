@@ -12,7 +12,6 @@ export const migration003: Migration = {
       body_sha256      TEXT NOT NULL,
       recipients       TEXT,
       subject          TEXT,
-      zip              BLOB NOT NULL,
       zip_bytes        INTEGER NOT NULL,
       zip_sha256       TEXT NOT NULL,
       status           TEXT NOT NULL CHECK (status IN ('pending', 'delivering', 'delivered', 'pending_retry', 'failed')),
@@ -26,5 +25,15 @@ export const migration003: Migration = {
       PRIMARY KEY (tenant_id, submission_id)
     ) STRICT;
     CREATE INDEX submissions_due ON submissions (status, next_attempt_at);
+
+    -- The ZIP bytes apart from the status row: SQLite rewrites a whole row on update, and a status change must
+    -- not copy a 50 MB package each time.
+    CREATE TABLE submission_packages (
+      tenant_id      TEXT NOT NULL,
+      submission_id  TEXT NOT NULL,
+      zip            BLOB NOT NULL,
+      PRIMARY KEY (tenant_id, submission_id),
+      FOREIGN KEY (tenant_id, submission_id) REFERENCES submissions (tenant_id, submission_id) ON DELETE CASCADE
+    ) STRICT;
   `,
 };
