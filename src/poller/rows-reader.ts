@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
 import type { RowsRepository } from '../store/rows-repository.js';
 
-const CursorSchema = z.object({ t: z.string(), s: z.number().int().min(0), h: z.number().int().min(0), a: z.string(), d: z.boolean() });
+const CursorSchema = z.object({ t: z.string(), s: z.number().int().min(0), h: z.number().int().min(0), k: z.number().int().min(0), d: z.boolean() });
 type Cursor = z.infer<typeof CursorSchema>;
+
+const CLOSE = Buffer.from('}');
 
 export interface RowsRequest {
   tenant: string;
@@ -32,29 +34,32 @@ function decodeCursor(text: string, logical: string, includeDeleted: boolean): C
 }
 
 /**
- * Pages of stored rows in primary-key order, as a JSON string built around the stored column text (no parse and
- * re-serialise of every row). A walk keeps the sequence it started at (`sync_seq`): rows changed while it runs
- * are never skipped, and a consumer that later asks `changed_since=sync_seq` gets everything changed since.
+ * A page of stored rows in the store's stable row order, as JSON bytes assembled around the stored column bytes
+ * (no decoding, parsing or re-serialising of rows). A walk keeps the sequence it started at (`sync_seq`): rows
+ * changed while it runs are never skipped, and a consumer that later asks `changed_since=sync_seq` gets what
+ * changed since.
  */
-export function readRowsPage(repository: RowsRepository, request: RowsRequest): string {
+export function readRowsPage(repository: RowsRepository, request: RowsRequest): Buffer {
   if (request.cursor !== undefined && request.changedSince !== undefined) {
     throw new BadRequestError('invalid_request', 'Give either cursor or changed_since, not both.');
   }
   const cursor = request.cursor
     ? decodeCursor(request.cursor, request.logical, request.includeDeleted)
-    : { t: request.logical, s: request.changedSince ?? 0, h: repository.maxSeq(request.tenant, request.logical), a: '', d: request.includeDeleted };
+    : { t: request.logical, s: request.changedSince ?? 0, h: repository.maxSeq(request.tenant, request.logical), k: 0, d: request.includeDeleted };
   const rows = repository.page({
     tenant: request.tenant,
     logical: request.logical,
     sinceSeq: cursor.s,
-    afterId: cursor.a,
+    afterKey: cursor.k,
     limit: request.limit,
     includeDeleted: request.includeDeleted,
   });
   const last = rows.at(-1);
-  const next = last && rows.length === request.limit ? encodeCursor({ ...cursor, a: last.id }) : null;
-  const items = rows.map(
-    (row) => `{"id":${JSON.stringify(row.id)},"modified_on":${JSON.stringify(row.modified_on)},"deleted":${row.deleted === 1},"data":${row.data}}`,
-  );
-  return `{"rows":[${items.join(',')}],"next_cursor":${JSON.stringify(next)},"sync_seq":${cursor.h}}`;
+  const next = last && rows.length === request.limit ? encodeCursor({ ...cursor, k: last.row_key }) : null;
+  const parts: Buffer[] = [Buffer.from('{"rows":[')];
+  rows.forEach((row, i) => {
+    parts.push(Buffer.from(`${i ? ',' : ''}{"id":${JSON.stringify(row.id)},"modified_on":${JSON.stringify(row.modified_on)},"deleted":${row.deleted === 1},"data":`), row.data, CLOSE);
+  });
+  parts.push(Buffer.from(`],"next_cursor":${JSON.stringify(next)},"sync_seq":${cursor.h}}`));
+  return Buffer.concat(parts);
 }

@@ -30,8 +30,8 @@ export const d365RowsRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       services.tables.requireRegistered(tenant, logical);
       const { limit, cursor, changed_since, include_deleted } = request.query;
       const body = readRowsPage(services.rows, { tenant, logical, limit, cursor, changedSince: changed_since, includeDeleted: include_deleted });
-      // Already JSON: sent as is rather than parsed and serialised again.
-      return reply.type('application/json; charset=utf-8').serializer((payload) => payload as string).send(body as never);
+      // Already JSON bytes: sent as they are rather than parsed and serialised again.
+      return reply.type('application/json; charset=utf-8').send(body as never);
     },
   );
 };

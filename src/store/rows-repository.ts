@@ -1,11 +1,12 @@
 import type { Db } from './db.js';
 
 export interface StoredRow {
+  row_key: number;
   id: string;
   modified_on: string | null;
   deleted: 0 | 1;
-  /** JSON text exactly as stored, so the rows API can pass it through without parsing. */
-  data: string;
+  /** The stored JSON as UTF-8 bytes: the rows API passes it through without decoding or parsing it. */
+  data: Buffer;
 }
 
 export interface RowsQuery {
@@ -13,8 +14,8 @@ export interface RowsQuery {
   logical: string;
   /** Only rows whose change sequence is above this. */
   sinceSeq: number;
-  /** Keyset position: rows with a greater id. */
-  afterId: string;
+  /** Keyset position: rows after this row_key. */
+  afterKey: number;
   limit: number;
   includeDeleted: boolean;
 }
@@ -28,10 +29,10 @@ export interface RowsRepository {
 
 export function createRowsRepository(db: Db): RowsRepository {
   const select = (includeDeleted: boolean) =>
-    db.prepare<[string, string, string, number, number], StoredRow>(`
-      SELECT id, modified_on, deleted, data FROM rows
-      WHERE tenant_id = ? AND logical = ? AND id > ? AND seq > ? ${includeDeleted ? '' : 'AND deleted = 0'}
-      ORDER BY id LIMIT ?`);
+    db.prepare<[string, string, number, number, number], StoredRow>(`
+      SELECT row_key, id, modified_on, deleted, CAST(data AS BLOB) AS data FROM rows INDEXED BY rows_in_order
+      WHERE tenant_id = ? AND logical = ? AND row_key > ? AND seq > ? ${includeDeleted ? '' : 'AND deleted = 0'}
+      ORDER BY row_key LIMIT ?`);
   const withDeleted = select(true);
   const withoutDeleted = select(false);
   const maxSeq = db.prepare<[string, string], number | null>('SELECT MAX(seq) FROM rows WHERE tenant_id = ? AND logical = ?').pluck();
@@ -40,7 +41,7 @@ export function createRowsRepository(db: Db): RowsRepository {
   );
 
   return {
-    page: (q) => (q.includeDeleted ? withDeleted : withoutDeleted).all(q.tenant, q.logical, q.afterId, q.sinceSeq, q.limit),
+    page: (q) => (q.includeDeleted ? withDeleted : withoutDeleted).all(q.tenant, q.logical, q.afterKey, q.sinceSeq, q.limit),
     maxSeq: (tenant, logical) => maxSeq.get(tenant, logical) ?? 0,
     counts: (tenant, logical) => counts.get(tenant, logical)!,
   };

@@ -24,7 +24,7 @@ function setup() {
       now: NOW,
       ...partial,
     });
-  const all = () => rows.page({ tenant: 't1', logical: 'account', sinceSeq: 0, afterId: '', limit: 100, includeDeleted: true });
+  const all = () => rows.page({ tenant: 't1', logical: 'account', sinceSeq: 0, afterKey: 0, limit: 100, includeDeleted: true });
   return { db, sync, rows, commit, all };
 }
 
@@ -35,7 +35,7 @@ describe('sync repository', () => {
     const { commit, all } = setup();
     expect(commit({ rows: [row('a', 'A'), row('b', 'B')] })).toStrictEqual({ upserted: 2, deleted: 0 });
     expect(commit({ rows: [row('a', 'A'), row('b', 'B2', 'W/"9"')] })).toStrictEqual({ upserted: 1, deleted: 0 });
-    expect(all().map((r) => [r.id, JSON.parse(r.data).name])).toStrictEqual([
+    expect(all().map((r) => [r.id, JSON.parse(r.data.toString()).name])).toStrictEqual([
       ['a', 'A'],
       ['b', 'B2'],
     ]);
@@ -67,7 +67,7 @@ describe('sync repository', () => {
     commit({ rows: [row('a', 'A2', 'W/"7"')], position: { resume_link: null, cursor: 'delta-2', run_kind: null, run_id: null } });
     expect(sync.getState('t1', 'account')).toMatchObject({ resume_link: null, cursor: 'delta-2', run_kind: null });
     expect(rows.maxSeq('t1', 'account')).toBeGreaterThan(first);
-    expect(rows.page({ tenant: 't1', logical: 'account', sinceSeq: first, afterId: '', limit: 10, includeDeleted: false }).map((r) => r.id)).toStrictEqual(['a']);
+    expect(rows.page({ tenant: 't1', logical: 'account', sinceSeq: first, afterKey: 0, limit: 10, includeDeleted: false }).map((r) => r.id)).toStrictEqual(['a']);
   });
 
   it('rolls back the whole page, position included, when a write fails', () => {

@@ -92,19 +92,32 @@ export class ODataClient {
 
   /**
    * Pages of a collection, following `@odata.nextLink` verbatim and resending the same `Prefer` on every page.
-   * The delta link, when Dataverse gives one, is on the last page only.
+   * The next page is requested while the caller works on the current one (two pages in memory at most), so
+   * Dataverse's time and the hub's commit overlap. The delta link, when Dataverse gives one, is on the last page.
    */
   async *pages(pathOrUrl: string, options: { maxPageSize: number; trackChanges?: boolean; signal?: AbortSignal }): AsyncGenerator<ODataPage> {
     const prefer = [`odata.maxpagesize=${options.maxPageSize}`];
     if (options.trackChanges) prefer.unshift('odata.track-changes');
-    let next: string | null = pathOrUrl;
-    while (next) {
-      const body: Record<string, unknown> = await this.getJson<Record<string, unknown>>(next, { prefer, signal: options.signal });
-      const rows = Array.isArray(body.value) ? (body.value as Record<string, unknown>[]) : [];
-      const nextLink = typeof body['@odata.nextLink'] === 'string' ? body['@odata.nextLink'] : null;
-      const deltaLink = typeof body['@odata.deltaLink'] === 'string' ? body['@odata.deltaLink'] : null;
-      yield { rows, nextLink, deltaLink };
-      next = nextLink;
+    const prefetch = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, prefetch.signal]) : prefetch.signal;
+    const request = (url: string) => {
+      const page = this.getJson<Record<string, unknown>>(url, { prefer, signal });
+      // Awaited below; until then a failure must not count as unhandled.
+      page.catch(() => undefined);
+      return page;
+    };
+    let pending: Promise<Record<string, unknown>> | null = request(pathOrUrl);
+    try {
+      while (pending) {
+        const body: Record<string, unknown> = await pending;
+        const rows = Array.isArray(body.value) ? (body.value as Record<string, unknown>[]) : [];
+        const nextLink = typeof body['@odata.nextLink'] === 'string' ? body['@odata.nextLink'] : null;
+        const deltaLink = typeof body['@odata.deltaLink'] === 'string' ? body['@odata.deltaLink'] : null;
+        pending = nextLink ? request(nextLink) : null;
+        yield { rows, nextLink, deltaLink };
+      }
+    } finally {
+      prefetch.abort();
     }
   }
 

@@ -33,9 +33,13 @@ export const migration002: Migration = {
       PRIMARY KEY (tenant_id, logical)
     ) STRICT;
 
+    -- row_key: the row's stable place for the rows API's keyset paging. An update keeps it (a walk never skips
+    -- or repeats a row); new rows come last; reading in its order is sequential. An explicit INTEGER PRIMARY KEY
+    -- survives VACUUM, a bare rowid does not. (Rows carry kilobytes of JSON: WITHOUT ROWID would be slow.)
     -- seq: hub-wide change sequence, set anew whenever the row changes. seen_run: the last full read or key
     -- reconciliation that saw the row upstream (rows not seen by a complete one are tombstoned).
     CREATE TABLE rows (
+      row_key      INTEGER PRIMARY KEY,
       tenant_id    TEXT NOT NULL,
       logical      TEXT NOT NULL,
       id           TEXT NOT NULL,
@@ -46,8 +50,9 @@ export const migration002: Migration = {
       deleted_at   TEXT,
       data         TEXT NOT NULL,
       seen_run     INTEGER,
-      PRIMARY KEY (tenant_id, logical, id)
-    ) STRICT, WITHOUT ROWID;
+      UNIQUE (tenant_id, logical, id)
+    ) STRICT;
+    CREATE INDEX rows_in_order ON rows (tenant_id, logical, row_key);
     CREATE INDEX rows_by_seq ON rows (tenant_id, logical, seq);
 
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
