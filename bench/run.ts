@@ -6,12 +6,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
+import { freePort } from '../scripts/free-port.js';
 import type { OrgSettings } from './token.js';
 
 const { values: args } = parseArgs({
@@ -31,14 +31,6 @@ const record = (name: string, sample: Sample) => (samples[name] ??= []).push(sam
 
 function log(message: string) {
   process.stderr.write(`[bench] ${message}\n`);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function lines(child: ChildProcess): AsyncIterator<string> {
@@ -149,15 +141,17 @@ async function benchHub(org: OrgSettings, sandbox: ChildProcess, sandboxLines: A
   if (incRows !== changed) throw new Error(`incremental poll wrote ${incRows} rows, expected ${changed}`);
   record('hub incremental poll (1 %)', { rowsPerSec: changed / (incremental.ms / 1000), ms: incremental.ms, peakRssMb: incremental.peakRssMb });
 
-  // Like the limit client, the driver reads each page whole but parses only what it needs (the cursor, a count).
+  // Like a consumer that stores pages as they come, the driver keeps each page as bytes and reads only the
+  // cursor (at the end) and a row count from it.
+  const ROW_START = Buffer.from('{"id":');
   const paged = await phase(org, round, async (base) => {
     let cursor: string | null = null;
     let count = 0;
     do {
       const res = await request(`${base}/tenants/${tenant}/connectors/d365/tables/${TABLE}/rows?limit=5000${cursor ? `&cursor=${cursor}` : ''}`, { dispatcher: http });
-      const text = await res.body.text();
-      count += text.split('{"id":').length - 1;
-      cursor = JSON.parse(/"next_cursor":(null|"[^"]*")/.exec(text.slice(-512))![1]!) as string | null;
+      const page = Buffer.from(await res.body.arrayBuffer());
+      for (let at = page.indexOf(ROW_START); at !== -1; at = page.indexOf(ROW_START, at + ROW_START.length)) count++;
+      cursor = JSON.parse(/"next_cursor":(null|"[^"]*")/.exec(page.subarray(-512).toString())![1]!) as string | null;
     } while (cursor);
     return count;
   });

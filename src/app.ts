@@ -21,6 +21,8 @@ import { SERVICE_NAME, SERVICE_VERSION } from './version.js';
 export interface BuildAppOptions extends ServiceOverrides {
   /** false silences logs (tests); default: pino at LOG_LEVEL. */
   logger?: boolean;
+  /** Where log lines go instead of stdout (tests that read the log). */
+  logStream?: { write(line: string): void };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -28,7 +30,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Builds the whole hub without listening; `main.ts` listens, tests `inject()`. */
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger === false ? false : loggerOptions(config),
+    logger: options.logger === false ? false : { ...loggerOptions(config), ...(options.logStream ? { stream: options.logStream } : {}) },
     bodyLimit: config.bodyLimitBytes,
     requestIdHeader: false,
     // A caller's own request id is kept when it is harmless, so logs can be joined across services.

@@ -120,7 +120,8 @@ function collection(context: string, rows: string[], tail: Record<string, string
 function deltaToken(version: number, at: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
   const stamp = `${p(at.getUTCMonth() + 1)}/${p(at.getUTCDate())}/${at.getUTCFullYear()} ${p(at.getUTCHours())}:${p(at.getUTCMinutes())}:${p(at.getUTCSeconds())}`;
-  return encodeURIComponent(`${version}!${stamp}`);
+  // Dataverse escapes the "!" too (encodeURIComponent leaves it): 919042%2108%2F22%2F2017%2008%3A10%3A44.
+  return encodeURIComponent(`${version}!${stamp}`).replaceAll('!', '%21');
 }
 
 /** Position of the first id after `after` in sorted ids (keyset paging). */

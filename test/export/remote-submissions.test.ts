@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { buildTestApp, tempDir, testConfig } from '../helpers/build-test-app.js';
-import { freePort } from '../helpers/hub-process.js';
+import { freePort } from '../../scripts/free-port.js';
 import { startSftpServer } from '../helpers/sftp-server.js';
 import { startSmtpServer } from '../helpers/smtp-server.js';
 import { waitFor } from '../helpers/wait.js';

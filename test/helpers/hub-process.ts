@@ -1,21 +1,13 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { onTestFinished } from 'vitest';
+import { freePort } from '../../scripts/free-port.js';
 
 export interface HubProcess {
   child: ChildProcessWithoutNullStreams;
   url: string;
   exited: Promise<number | null>;
   output: () => string;
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Starts `src/main.ts` as its own process (as `npm start` would) and waits until /health answers. */

@@ -5,7 +5,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { onTestFinished } from 'vitest';
-import { freePort } from './hub-process.js';
+import { freePort } from '../../scripts/free-port.js';
 import { startInProcessSftp } from './in-process-sftp.js';
 import { tempDir } from './build-test-app.js';
 

@@ -83,32 +83,31 @@ describe('poller against the sandbox', () => {
     expect(stored.find((r) => r.id === firstTie!.cr83d_supplierquoteid)?.data.cr83d_name).toBe('Tie updated');
   });
 
-  it('finds deletions on a modifiedon table by key reconciliation and on force_full', async () => {
+  /** A modifiedon table polled once, then one row deleted upstream (which modifiedon reads never report). */
+  async function quoteDeletedAfterPoll(reconcileSeconds: string) {
     const sandbox = await startTestSandbox();
-    const { app } = await buildHubOnSandbox(sandbox, { RECONCILE_INTERVAL_SECONDS: '0' });
+    const { app } = await buildHubOnSandbox(sandbox, { RECONCILE_INTERVAL_SECONDS: reconcileSeconds });
     const hub = hubClient(app, 'acme');
-    const table = 'cr83d_supplierquote';
-    await hub.register([table]);
+    await hub.register(['cr83d_supplierquote']);
     await hub.poll();
-    const [gone] = sandbox.data.rows(table);
-    sandbox.data.deleteRow(table, String(gone!.cr83d_supplierquoteid));
+    const [gone] = sandbox.data.rows('cr83d_supplierquote');
+    sandbox.data.deleteRow('cr83d_supplierquote', String(gone!.cr83d_supplierquoteid));
+    return { hub, goneId: String(gone!.cr83d_supplierquoteid) };
+  }
+
+  it('finds deletions on a modifiedon table on force_full when periodic reconciliation is off', async () => {
+    const { hub, goneId } = await quoteDeletedAfterPoll('0');
     expect((await hub.poll()).tables[0]).toMatchObject({ deleted: 0 });
     expect((await hub.poll('force_full=true')).tables[0]).toMatchObject({ deleted: 1, upserted: 0 });
-    const stored = await hub.allRows(table, { includeDeleted: true });
-    expect(stored.find((r) => r.id === gone!.cr83d_supplierquoteid)).toMatchObject({ deleted: true });
+    const stored = await hub.allRows('cr83d_supplierquote', { includeDeleted: true });
+    expect(stored.find((r) => r.id === goneId)).toMatchObject({ deleted: true });
   });
 
-  it('reconciles keys at the configured interval', async () => {
-    const sandbox = await startTestSandbox();
-    const { app } = await buildHubOnSandbox(sandbox, { RECONCILE_INTERVAL_SECONDS: '1' });
-    const hub = hubClient(app, 'acme');
-    const table = 'cr83d_supplierquote';
-    await hub.register([table]);
-    await hub.poll();
-    const [gone] = sandbox.data.rows(table);
-    sandbox.data.deleteRow(table, String(gone!.cr83d_supplierquoteid));
+  it('finds deletions on a modifiedon table by key reconciliation at the configured interval', async () => {
+    const { hub, goneId } = await quoteDeletedAfterPoll('1');
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect((await hub.poll()).tables[0]).toMatchObject({ deleted: 1 });
+    expect((await hub.allRows('cr83d_supplierquote', { includeDeleted: true })).find((r) => r.id === goneId)).toMatchObject({ deleted: true });
   });
 
   it('runs a full resync when the delta token expired, tombstoning rows deleted meanwhile', async () => {

@@ -1,0 +1,157 @@
+import { ConfidentialClientApplication } from '@azure/msal-node';
+import { Agent, getGlobalDispatcher, request, setGlobalDispatcher } from 'undici';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { rootCertificates } from 'node:tls';
+import type { Sandbox } from '../../src/sandbox/index.js';
+import { startTestSandbox } from '../helpers/sandbox.js';
+
+/** A bare client of the sandbox: real HTTPS, a real MSAL token, no hub code in between. */
+async function client(sandbox: Sandbox) {
+  const agent = new Agent({ connect: { ca: [...rootCertificates, sandbox.caPem] } });
+  const previous = getGlobalDispatcher();
+  setGlobalDispatcher(agent); // MSAL uses the global fetch
+  onTestFinished(async () => {
+    setGlobalDispatcher(previous);
+    await agent.close();
+  });
+  const msal = new ConfidentialClientApplication({
+    auth: { clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, authority: `${sandbox.authorityHost}/${sandbox.tenantId}`, knownAuthorities: [new URL(sandbox.authorityHost).host] },
+  });
+  const token = (await msal.acquireTokenByClientCredential({ scopes: [`${sandbox.orgUrl}/.default`] }))!.accessToken;
+  return async (path: string, headers: Record<string, string | string[]> = {}) => {
+    const url = path.startsWith('https://') ? path : `${sandbox.orgUrl}/api/data/v9.2/${path}`;
+    const res = await request(url, { dispatcher: agent, headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...headers } });
+    const text = await res.body.text();
+    return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : null };
+  };
+}
+
+describe('Dataverse sandbox wire behaviour', () => {
+  it('answers 401 with the authority in WWW-Authenticate without a token', async () => {
+    const sandbox = await startTestSandbox();
+    const agent = new Agent({ connect: { ca: sandbox.caPem } });
+    onTestFinished(() => agent.close());
+    const res = await request(`${sandbox.orgUrl}/api/data/v9.2/WhoAmI`, { dispatcher: agent });
+    await res.body.text();
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toBe(`Bearer authorization_uri=${sandbox.authorityHost}/${sandbox.tenantId}/oauth2/authorize, resource_id=${sandbox.orgUrl}/`);
+  });
+
+  it('refuses EntityDefinitions options Dataverse refuses, with its error codes', async () => {
+    const get = await client(await startTestSandbox());
+    expect(await get('EntityDefinitions?$top=1')).toMatchObject({ status: 400, body: { error: { code: '0x80060888', message: 'The query parameter $top is not supported' } } });
+    expect(await get("EntityDefinitions?$filter=startswith(LogicalName,'cr83d_')")).toMatchObject({
+      status: 400,
+      body: { error: { code: '0x8006088a', message: 'The "startswith" function isn\'t supported for Metadata Entities.' } },
+    });
+    const filtered = await get("EntityDefinitions?$select=LogicalName&$filter=LogicalName eq 'account' or LogicalName eq 'contact'");
+    expect(filtered.body.value.map((e: { LogicalName: string }) => e.LogicalName).sort()).toStrictEqual(['account', 'contact']);
+    expect(Object.keys(filtered.body.value[0]).sort()).toStrictEqual(['LogicalName', 'MetadataId']);
+  });
+
+  it('answers one entity definition as an object with a /$entity context', async () => {
+    const get = await client(await startTestSandbox());
+    const res = await get("EntityDefinitions(LogicalName='account')?$select=LogicalName,PrimaryIdAttribute&$expand=Attributes($select=LogicalName,AttributeType)");
+    expect(res.status).toBe(200);
+    expect(res.body['@odata.context']).toMatch(/#EntityDefinitions\(LogicalName,PrimaryIdAttribute,Attributes\(LogicalName,AttributeType\)\)\/\$entity$/);
+    expect(res.body.value).toBeUndefined();
+    expect(res.body.Attributes.find((a: { LogicalName: string }) => a.LogicalName === 'ownerid')).toStrictEqual({
+      '@odata.type': '#Microsoft.Dynamics.CRM.LookupAttributeMetadata',
+      LogicalName: 'ownerid',
+      AttributeType: 'Owner',
+      MetadataId: expect.any(String),
+    });
+  });
+
+  it('pages with odata.maxpagesize and skiptoken cookies, accepting both Prefer forms', async () => {
+    const sandbox = await startTestSandbox();
+    const get = await client(sandbox);
+    const total = sandbox.data.rows('contact').length;
+    for (const prefer of ['odata.maxpagesize=20,odata.include-annotations="a,b"', ['odata.include-annotations="*"', 'odata.maxpagesize=20']]) {
+      const ids: string[] = [];
+      let next: string | null = 'contacts?$select=fullname';
+      let first = true;
+      while (next) {
+        const res = await get(next, { prefer });
+        expect(res.headers['preference-applied']).toBe('odata.maxpagesize=20');
+        ids.push(...res.body.value.map((r: { contactid: string }) => r.contactid));
+        if (first) {
+          expect(res.body['@odata.nextLink']).toMatch(/\$skiptoken=%3Ccookie%20pagenumber%3D%222%22%20pagingcookie%3D%22/);
+          expect(Object.keys(res.body.value[0])).toStrictEqual(['@odata.etag', 'fullname', 'contactid']);
+          first = false;
+        }
+        next = res.body['@odata.nextLink'] ?? null;
+      }
+      expect(new Set(ids).size).toBe(total);
+    }
+  });
+
+  it('tracks changes: delta link on the last page only, changed rows then $deletedEntity, /$delta context', async () => {
+    const sandbox = await startTestSandbox();
+    const get = await client(sandbox);
+    const pages = [];
+    let next: string | null = 'cr83d_schools';
+    while (next) {
+      const res = await get(next, { prefer: 'odata.track-changes,odata.maxpagesize=10' });
+      pages.push(res.body);
+      next = res.body['@odata.nextLink'] ?? null;
+    }
+    expect(pages.length).toBeGreaterThan(1);
+    expect(pages.slice(0, -1).every((p) => p['@odata.deltaLink'] === undefined)).toBe(true);
+    const deltaLink = pages.at(-1)['@odata.deltaLink'] as string;
+    expect(deltaLink).toMatch(/\$deltatoken=\d+%21\d\d%2F\d\d%2F\d{4}%20\d\d%3A\d\d%3A\d\d$/);
+
+    const [a, b] = sandbox.data.rows('cr83d_school');
+    sandbox.data.deleteRow('cr83d_school', String(a!.cr83d_schoolid));
+    sandbox.data.updateRow('cr83d_school', String(b!.cr83d_schoolid), { cr83d_name: 'Renamed' });
+    const delta = await get(deltaLink);
+    expect(delta.body['@odata.context']).toMatch(/\/\$delta$/);
+    expect(delta.body.value).toStrictEqual([
+      expect.objectContaining({ cr83d_schoolid: b!.cr83d_schoolid, cr83d_name: 'Renamed' }),
+      { '@odata.context': expect.stringMatching(/#cr83d_schools\/\$deletedEntity$/), id: a!.cr83d_schoolid, reason: 'deleted' },
+    ]);
+    const empty = await get(delta.body['@odata.deltaLink']);
+    expect(empty.body.value).toStrictEqual([]);
+    expect(empty.body['@odata.deltaLink']).toEqual(expect.any(String));
+
+    sandbox.data.expireDeltaTokens('cr83d_school');
+    expect(await get(empty.body['@odata.deltaLink'])).toMatchObject({ status: 400, body: { error: { code: '0x80044352' } } });
+  });
+
+  it('refuses change tracking where it is off, and query options change tracking does not take', async () => {
+    const get = await client(await startTestSandbox());
+    expect(await get('cr83d_supplierquotes', { prefer: 'odata.track-changes' })).toMatchObject({
+      status: 400,
+      body: { error: { code: '0x80072491', message: "Entity cr83d_supplierquote isn't enabled for change tracking." } },
+    });
+    expect(await get('accounts?$top=5', { prefer: 'odata.track-changes' })).toMatchObject({ status: 400, body: { error: { message: 'The "top" query parameter isn\'t supported when Change Tracking is enabled.' } } });
+    expect(await get('nosuchset')).toMatchObject({ status: 404, body: { error: { code: '0x80060888', message: "Resource not found for the segment 'nosuchset'." } } });
+  });
+
+  it('filters and orders on modifiedon, keyset-paging through ties', async () => {
+    const sandbox = await startTestSandbox();
+    const get = await client(sandbox);
+    sandbox.data.setNow(new Date('2031-05-05T05:05:05Z'));
+    for (let i = 0; i < 7; i++) sandbox.data.createRow('cr83d_supplierquote', { cr83d_name: `tie ${i}` });
+    const seen: string[] = [];
+    let next: string | null = 'cr83d_supplierquotes?$filter=modifiedon ge 2031-05-05T05:05:05Z&$orderby=modifiedon asc,cr83d_supplierquoteid asc';
+    while (next) {
+      const res = await get(next, { prefer: 'odata.maxpagesize=3' });
+      seen.push(...res.body.value.map((r: { cr83d_supplierquoteid: string }) => r.cr83d_supplierquoteid));
+      next = res.body['@odata.nextLink'] ?? null;
+    }
+    expect(seen).toHaveLength(7);
+    expect(seen).toStrictEqual([...seen].sort());
+    expect((await get('cr83d_supplierquotes?$filter=modifiedon gt 2031-05-05T05:05:05Z')).body.value).toStrictEqual([]);
+  });
+
+  it('answers injected 429s with Retry-After and the throttling code', async () => {
+    const sandbox = await startTestSandbox();
+    const get = await client(sandbox);
+    sandbox.faults.add({ status: 429, retryAfterSeconds: 7, path: /WhoAmI/ });
+    const res = await get('WhoAmI');
+    expect(res).toMatchObject({ status: 429, body: { error: { code: '0x80072322' } } });
+    expect(res.headers['retry-after']).toBe('7');
+    expect((await get('WhoAmI')).status).toBe(200);
+  });
+});
