@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -225,5 +225,9 @@ const report = [
   '',
 ].join('\n');
 process.stdout.write(`\n${table.join('\n')}\n`);
-if (args.out) writeFileSync(args.out, report.endsWith('\n') ? report : `${report}\n`);
+// The measured part is rewritten; what people wrote below the marker (analysis) is kept.
+const MARKER = '<!-- analysis: kept when npm run bench rewrites this file -->';
+const previous = existsSync(args.out) ? readFileSync(args.out, 'utf8') : '';
+const analysis = previous.includes(MARKER) ? previous.slice(previous.indexOf(MARKER)) : `${MARKER}\n`;
+writeFileSync(args.out, `${report}\n${analysis}`);
 process.exit(0);
