@@ -61,6 +61,9 @@ const EnvSchema = z.object({
 
 export type Env = z.infer<typeof EnvSchema>;
 
+/** Every variable the hub reads (docs and .env.example must list exactly these). */
+export const CONFIG_VARIABLES = Object.keys(EnvSchema.shape) as Array<keyof Env>;
+
 export interface D365Connection {
   orgUrl: string;
   tenantId: string;

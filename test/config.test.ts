@@ -1,7 +1,7 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, readEnvironment } from '../src/config.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, readEnvironment } from '../src/config.js';
 import { tempDir } from './helpers/build-test-app.js';
 
 describe('loadConfig', () => {
@@ -89,5 +89,17 @@ describe('loadConfig', () => {
 
   it('works without a .env file', () => {
     expect(loadConfig(readEnvironment({}, join(tempDir(), 'missing.env'))).port).toBe(8080);
+  });
+});
+
+describe('configuration docs', () => {
+  it('.env.example lists exactly the variables the hub reads', () => {
+    const listed = readFileSync('.env.example', 'utf8').split('\n').filter((l) => /^[A-Z0-9_]+=/.test(l)).map((l) => l.split('=')[0]);
+    expect([...listed].sort()).toStrictEqual([...CONFIG_VARIABLES].sort());
+  });
+
+  it('the README configuration table names every variable', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    expect(CONFIG_VARIABLES.filter((name) => !readme.includes(`\`${name}\``))).toStrictEqual([]);
   });
 });
