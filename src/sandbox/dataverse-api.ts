@@ -99,11 +99,27 @@ function selectableColumns(table: SandboxTable): Set<string> {
   return columns;
 }
 
-function project(table: SandboxTable, record: RowRecord, select: string[] | null): string {
-  if (!select) return table.toText(record);
+const FORMATTED = '@OData.Community.Display.V1.FormattedValue';
+const FORMATTED_TYPES = new Set(['Picklist', 'State', 'Status', 'Money', 'Lookup', 'Customer', 'Owner']);
+
+/** Display labels Dataverse adds on request; in the JSON each annotation comes just before its column. */
+function formatted(type: string, value: unknown): string {
+  if (type === 'Money') return `€${Number(value).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  if (type === 'Picklist' || type === 'State' || type === 'Status') return `Option ${String(value)}`;
+  return `Record ${String(value).slice(0, 8)}`;
+}
+
+function project(table: SandboxTable, record: RowRecord, select: string[] | null, formattedValues = false): string {
+  if (!select && !formattedValues) return table.toText(record);
   const full = table.toJson(record);
   const out: Record<string, unknown> = { '@odata.etag': `W/"${record.version}"` };
-  for (const column of select) out[column] = full[column] ?? null;
+  const types = new Map(table.def.attributes.map((a) => [a.column ?? a.logical, a.type]));
+  for (const column of select ?? Object.keys(full)) {
+    const type = types.get(column);
+    const value = full[column] ?? null;
+    if (formattedValues && type && FORMATTED_TYPES.has(type) && value !== null) out[`${column}${FORMATTED}`] = formatted(type, value);
+    out[column] = value;
+  }
   out[table.def.primaryKey] = record.id;
   return JSON.stringify(out);
 }
@@ -165,14 +181,14 @@ function readCollection(ctx: DataverseContext, base: string, table: SandboxTable
       const ids = table.sortedIds();
       const start = firstAfter(ids, cookie?.last[table.def.primaryKey]);
       const pageIds = ids.slice(start, start + pageSize);
-      const value = pageIds.map((id) => project(table, table.rows.get(id)!, select));
+      const value = pageIds.map((id) => project(table, table.rows.get(id)!, select, prefer.formattedValues));
       const more = start + pageSize < ids.length;
       const tail = more
         ? { '@odata.nextLink': next({ page: (cookie?.page ?? 1) + 1, last: { [table.def.primaryKey]: pageIds.at(-1)! }, extra: { snapshot: String(snapshot) }, tracking: true }) }
         : { '@odata.deltaLink': deltaLink };
       return { status: 200, headers: applied, body: collection(context, value, tail) };
     }
-    return readDelta(table, delta, snapshot, cookie, pageSize, { context, deltaLink, base, select, applied, next });
+    return readDelta(table, delta, snapshot, cookie, pageSize, { context, deltaLink, base, select, applied, next, formattedValues: prefer.formattedValues });
   }
 
   const filter = params.get('$filter');
@@ -200,7 +216,7 @@ function readCollection(ctx: DataverseContext, base: string, table: SandboxTable
       .map(({ record }) => record);
   }
   const page = records.slice(0, limit);
-  const value = page.map((record) => project(table, record, select));
+  const value = page.map((record) => project(table, record, select, prefer.formattedValues));
   const last = page.at(-1);
   const more = records.length > limit && top === null && last !== undefined;
   const tail = more
@@ -215,7 +231,15 @@ function readDelta(
   snapshot: number,
   cookie: PagingCookie | null,
   pageSize: number,
-  out: { context: string; deltaLink: string; base: string; select: string[] | null; applied?: Record<string, string>; next: (c: PagingCookie) => string },
+  out: {
+    context: string;
+    deltaLink: string;
+    base: string;
+    select: string[] | null;
+    applied?: Record<string, string>;
+    next: (c: PagingCookie) => string;
+    formattedValues: boolean;
+  },
 ): DataverseAnswer {
   const since = /^(\d+)!/.exec(token);
   if (!since) throw new ODataFault(400, '0x80040203', 'Invalid $deltatoken.');
@@ -226,7 +250,7 @@ function readDelta(
   const deleted = [...table.deletions].filter(([, v]) => v > from && v <= snapshot).sort((a, b) => a[1] - b[1]);
   const deletedContext = JSON.stringify(`${out.base}$metadata#${table.def.entitySet}/$deletedEntity`);
   const items: Array<{ phase: number; version: number; text: () => string }> = [
-    ...changed.map((r) => ({ phase: 0, version: r.version, text: () => project(table, r, out.select) })),
+    ...changed.map((r) => ({ phase: 0, version: r.version, text: () => project(table, r, out.select, out.formattedValues) })),
     ...deleted.map(([id, version]) => ({ phase: 1, version, text: () => `{"@odata.context":${deletedContext},"id":"${id}","reason":"deleted"}` })),
   ];
   const phase = Number(cookie?.extra.phase ?? -1);

@@ -9,18 +9,23 @@ export class ODataFault extends Error {
 export interface Preferences {
   maxPageSize?: number;
   trackChanges: boolean;
+  /** `odata.include-annotations` asked for formatted values ("*" or naming them). */
+  formattedValues: boolean;
   applied: string[];
 }
 
 /** RFC 7240: several preferences per header, several headers, quoted values may hold commas. */
 export function parsePrefer(header: string | string[] | undefined): Preferences {
   const text = [header ?? []].flat().join(',');
-  const prefs: Preferences = { trackChanges: false, applied: [] };
+  const prefs: Preferences = { trackChanges: false, formattedValues: false, applied: [] };
   for (const match of text.matchAll(/([\w.-]+)\s*(?:=\s*("[^"]*"|[^,]*))?/g)) {
     const [, name, value] = match;
     if (name === 'odata.track-changes') {
       prefs.trackChanges = true;
       prefs.applied.push('odata.track-changes');
+    } else if (name === 'odata.include-annotations' && value && /"\*"|FormattedValue|OData\.Community\.Display\.V1\.\*/.test(value)) {
+      prefs.formattedValues = true;
+      prefs.applied.push(`odata.include-annotations=${value.trim()}`);
     } else if (name === 'odata.maxpagesize' && value && /^\d+$/.test(value.trim())) {
       prefs.maxPageSize = Math.min(5000, Math.max(1, Number(value.trim())));
       prefs.applied.push(`odata.maxpagesize=${prefs.maxPageSize}`);

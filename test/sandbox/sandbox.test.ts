@@ -73,7 +73,7 @@ describe('Dataverse sandbox wire behaviour', () => {
       let first = true;
       while (next) {
         const res = await get(next, { prefer });
-        expect(res.headers['preference-applied']).toBe('odata.maxpagesize=20');
+        expect(String(res.headers['preference-applied']).split(',')).toContain('odata.maxpagesize=20');
         ids.push(...res.body.value.map((r: { contactid: string }) => r.contactid));
         if (first) {
           expect(res.body['@odata.nextLink']).toMatch(/\$skiptoken=%3Ccookie%20pagenumber%3D%222%22%20pagingcookie%3D%22/);
@@ -143,6 +143,27 @@ describe('Dataverse sandbox wire behaviour', () => {
     expect(seen).toHaveLength(7);
     expect(seen).toStrictEqual([...seen].sort());
     expect((await get('cr83d_supplierquotes?$filter=modifiedon gt 2031-05-05T05:05:05Z')).body.value).toStrictEqual([]);
+  });
+
+  it('adds formatted values for option sets, money and lookups when asked, each before its column', async () => {
+    const get = await client(await startTestSandbox());
+    const plain = await get('accounts?$select=name,industrycode,revenue&$top=1');
+    expect(Object.keys(plain.body.value[0])).toStrictEqual(['@odata.etag', 'name', 'industrycode', 'revenue', 'accountid']);
+    const res = await get('accounts?$select=name,industrycode,revenue,_ownerid_value&$top=1', { prefer: 'odata.include-annotations="OData.Community.Display.V1.FormattedValue"' });
+    const row = res.body.value[0];
+    expect(Object.keys(row)).toStrictEqual([
+      '@odata.etag',
+      'name',
+      'industrycode@OData.Community.Display.V1.FormattedValue',
+      'industrycode',
+      'revenue@OData.Community.Display.V1.FormattedValue',
+      'revenue',
+      '_ownerid_value@OData.Community.Display.V1.FormattedValue',
+      '_ownerid_value',
+      'accountid',
+    ]);
+    expect(row['industrycode@OData.Community.Display.V1.FormattedValue']).toBe(`Option ${row.industrycode}`);
+    expect(res.headers['preference-applied']).toBe('odata.include-annotations="OData.Community.Display.V1.FormattedValue"');
   });
 
   it('answers injected 429s with Retry-After and the throttling code', async () => {
