@@ -4,13 +4,19 @@ import { buildHubOnSandbox, startTestSandbox } from '../helpers/sandbox.js';
 
 const liveIds = (rows: Array<Record<string, unknown>>, pk: string) => rows.map((r) => String(r[pk])).sort();
 
+/** A sandbox with `count` generated employees and a hub on it with that table registered for tenant acme. */
+async function employeesRegistered(count: number, seed: number, env: Record<string, string> = {}) {
+  const sandbox = await startTestSandbox();
+  sandbox.data.seedTable('cr83d_employee', count, { seed });
+  const { app } = await buildHubOnSandbox(sandbox, env);
+  const hub = hubClient(app, 'acme');
+  await hub.register(['cr83d_employee']);
+  return { sandbox, hub };
+}
+
 describe('poller against the sandbox', () => {
   it('reads a multi-page change-tracked table in full, then only the changes', async () => {
-    const sandbox = await startTestSandbox();
-    sandbox.data.seedTable('cr83d_employee', 12_345, { seed: 7 });
-    const { app } = await buildHubOnSandbox(sandbox);
-    const hub = hubClient(app, 'acme');
-    await hub.register(['cr83d_employee']);
+    const { sandbox, hub } = await employeesRegistered(12_345, 7);
 
     const first = await hub.poll();
     expect(first.tables).toStrictEqual([
@@ -140,11 +146,7 @@ describe('poller against the sandbox', () => {
   });
 
   it('completes through a storm of 429s mid-poll', async () => {
-    const sandbox = await startTestSandbox();
-    sandbox.data.seedTable('cr83d_employee', 120, { seed: 3 });
-    const { app } = await buildHubOnSandbox(sandbox, { D365_PAGE_SIZE: '50' });
-    const hub = hubClient(app, 'acme');
-    await hub.register(['cr83d_employee']);
+    const { sandbox, hub } = await employeesRegistered(120, 3, { D365_PAGE_SIZE: '50' });
     sandbox.faults.add({ status: 429, times: 3, retryAfterSeconds: 1, path: /cr83d_employees/ });
     const res = await hub.poll();
     expect(res.tables[0]).toMatchObject({ upserted: 120, pages: 3, outcome: 'ok' });
@@ -197,11 +199,7 @@ describe('poller against the sandbox', () => {
   });
 
   it('walks every row exactly once while a poll changes rows underneath', async () => {
-    const sandbox = await startTestSandbox();
-    sandbox.data.seedTable('cr83d_employee', 500, { seed: 11 });
-    const { app } = await buildHubOnSandbox(sandbox);
-    const hub = hubClient(app, 'acme');
-    await hub.register(['cr83d_employee']);
+    const { sandbox, hub } = await employeesRegistered(500, 11);
     await hub.poll();
 
     const seen: string[] = [];
