@@ -27,6 +27,20 @@ export interface BuildAppOptions extends ServiceOverrides {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The tenant a URL names, decoded as the router decodes it (`%61cme` is `acme`, not a budget of its own). */
+function tenantOf(url: string): string | undefined {
+  const raw = /^\/tenants\/([^/?]+)/.exec(url)?.[1];
+  if (raw === undefined) return undefined;
+  let tenant: string;
+  try {
+    tenant = decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+  // `acme:poll` and `acme/...` name the same tenant.
+  return `tenant:${tenant.split(':')[0]}`;
+}
+
 /** Builds the whole hub without listening; `main.ts` listens, tests `inject()`. */
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -78,7 +92,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       timeWindow: 60_000,
       allowList: (request) => request.url === '/health',
       // One budget per tenant, so a noisy tenant cannot starve the others; per client address elsewhere.
-      keyGenerator: (request) => /^\/tenants\/([^/?:]+)/.exec(request.url)?.[1] ?? request.ip,
+      keyGenerator: (request) => tenantOf(request.url) ?? request.ip,
       errorResponseBuilder: (_request, context) =>
         new HubError(429, 'rate_limited', `More than ${context.max} requests a minute; retry in ${Math.ceil(context.ttl / 1000)} s.`),
     });

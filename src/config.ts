@@ -7,6 +7,16 @@ const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().min(0);
 const httpsOrHttpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+/** `a.example.com, .example.org, 127.0.0.1:8443`: host names, `.suffixes`, optionally with a port. */
+const hostList = z
+  .string()
+  .transform((text) => text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^\.?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$/, 'must be a comma list of host names or .suffixes')));
+/** `example.com, .example.org`: e-mail domains, a leading dot also admitting subdomains. */
+const domainList = z
+  .string()
+  .transform((text) => text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^\.?[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'must be a comma list of domains')));
 
 /** One schema over every variable the hub reads; names are the environment's, defaults the contract's. */
 const EnvSchema = z.object({
@@ -16,6 +26,7 @@ const EnvSchema = z.object({
   HUB_SHARED_TOKEN: z.string().min(1).optional(),
   HUB_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   HUB_BODY_LIMIT_MB: z.coerce.number().positive().default(25),
+  SHUTDOWN_TIMEOUT_SECONDS: positiveInt.default(10),
 
   D365_ORG_URL: httpsOrHttpUrl.optional(),
   D365_TENANT_ID: z.string().min(1).optional(),
@@ -23,17 +34,23 @@ const EnvSchema = z.object({
   D365_CLIENT_SECRET: z.string().min(1).optional(),
   D365_AUTHORITY_HOST: httpsOrHttpUrl.default('https://login.microsoftonline.com'),
   D365_API_VERSION: z.string().regex(/^v\d+\.\d+$/, 'must look like v9.2').default('v9.2'),
+  D365_ALLOWED_HOSTS: hostList.optional(),
   D365_PAGE_SIZE: positiveInt.max(5000).default(5000),
   D365_MAX_CONCURRENCY: positiveInt.max(52).default(8),
   D365_MAX_ATTEMPTS: positiveInt.default(6),
   D365_MAX_RETRY_WAIT_SECONDS: nonNegativeInt.default(300),
   D365_REQUEST_TIMEOUT_SECONDS: positiveInt.default(120),
+  D365_REQUEST_DEADLINE_SECONDS: positiveInt.default(600),
+  D365_MAX_RESPONSE_MB: positiveInt.default(64),
   D365_TABLE_CACHE_SECONDS: nonNegativeInt.default(300),
   D365_CIRCUIT_FAILURES: positiveInt.default(5),
   D365_CIRCUIT_COOLDOWN_SECONDS: positiveInt.default(30),
   HUB_RATE_LIMIT_PER_MINUTE: nonNegativeInt.default(600),
+  METRICS_MAX_ORG_LABELS: positiveInt.default(100),
 
   POLL_INTERVAL_SECONDS: nonNegativeInt.default(0),
+  POLL_CONCURRENCY: positiveInt.default(4),
+  POLL_LOOKBACK_SECONDS: nonNegativeInt.default(300),
   RECONCILE_INTERVAL_SECONDS: nonNegativeInt.default(86400),
 
   SUBMISSION_DIR: z.string().min(1).default('./out'),
@@ -41,6 +58,8 @@ const EnvSchema = z.object({
   SUBMISSION_MAX_ATTEMPTS: positiveInt.default(8),
   SUBMISSION_RETRY_BASE_SECONDS: positiveInt.max(30).default(10),
   SUBMISSION_RETRY_MAX_SECONDS: positiveInt.default(900),
+  SUBMISSION_ATTEMPT_TIMEOUT_SECONDS: positiveInt.default(300),
+  SUBMISSION_EMAIL_ALLOWED_DOMAINS: domainList.optional(),
   SMTP_HOST: z.string().min(1).optional(),
   SMTP_PORT: port.default(587),
   SMTP_SECURE: z.stringbool().default(false),
@@ -79,6 +98,7 @@ export interface Config {
   sharedToken?: string;
   secretKey?: string;
   bodyLimitBytes: number;
+  shutdownTimeoutMs: number;
   logLevel: Env['LOG_LEVEL'];
   d365: {
     /** The default connection; undefined when the D365_* settings are incomplete. */
@@ -87,25 +107,33 @@ export interface Config {
     missing: string[];
     authorityHost: string;
     apiVersion: string;
+    /** Extra hosts (names, `.suffixes`, optional `:port`) a tenant's connection may name, besides the clouds' own. */
+    allowedHosts: string[];
     pageSize: number;
     maxConcurrency: number;
     maxAttempts: number;
     maxRetryWaitMs: number;
     requestTimeoutMs: number;
+    requestDeadlineMs: number;
+    maxResponseBytes: number;
     tableCacheMs: number;
     circuitFailures: number;
     circuitCooldownMs: number;
   };
   /** Requests per minute per tenant (per client address outside /tenants); 0 turns the limit off. */
   rateLimitPerMinute: number;
-  poll: { intervalMs: number; reconcileIntervalMs: number };
+  metricsMaxOrgLabels: number;
+  poll: { intervalMs: number; concurrency: number; lookbackMs: number; reconcileIntervalMs: number };
   submissions: {
     dir: string;
     maxAttachmentBytes: number;
     maxAttempts: number;
     retryBaseMs: number;
     retryMaxMs: number;
+    attemptTimeoutMs: number;
     emailTo?: string;
+    /** Recipient domains the email route may send to (a leading dot admits subdomains); undefined = any. */
+    emailAllowedDomains?: string[];
     smtp: { host?: string; port: number; secure: boolean; user?: string; password?: string; sender?: string };
     sftp: {
       host?: string;
@@ -172,30 +200,42 @@ function toConfig(e: Env): Config {
     sharedToken: e.HUB_SHARED_TOKEN,
     secretKey: e.HUB_SECRET_KEY,
     bodyLimitBytes: Math.floor(e.HUB_BODY_LIMIT_MB * 1024 * 1024),
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     logLevel: e.LOG_LEVEL,
     d365: {
       defaultConnection,
       missing,
       authorityHost,
       apiVersion: e.D365_API_VERSION,
+      allowedHosts: e.D365_ALLOWED_HOSTS ?? [],
       pageSize: e.D365_PAGE_SIZE,
       maxConcurrency: e.D365_MAX_CONCURRENCY,
       maxAttempts: e.D365_MAX_ATTEMPTS,
       maxRetryWaitMs: e.D365_MAX_RETRY_WAIT_SECONDS * 1000,
       requestTimeoutMs: e.D365_REQUEST_TIMEOUT_SECONDS * 1000,
+      requestDeadlineMs: e.D365_REQUEST_DEADLINE_SECONDS * 1000,
+      maxResponseBytes: e.D365_MAX_RESPONSE_MB * 1024 * 1024,
       tableCacheMs: e.D365_TABLE_CACHE_SECONDS * 1000,
       circuitFailures: e.D365_CIRCUIT_FAILURES,
       circuitCooldownMs: e.D365_CIRCUIT_COOLDOWN_SECONDS * 1000,
     },
     rateLimitPerMinute: e.HUB_RATE_LIMIT_PER_MINUTE,
-    poll: { intervalMs: e.POLL_INTERVAL_SECONDS * 1000, reconcileIntervalMs: e.RECONCILE_INTERVAL_SECONDS * 1000 },
+    metricsMaxOrgLabels: e.METRICS_MAX_ORG_LABELS,
+    poll: {
+      intervalMs: e.POLL_INTERVAL_SECONDS * 1000,
+      concurrency: e.POLL_CONCURRENCY,
+      lookbackMs: e.POLL_LOOKBACK_SECONDS * 1000,
+      reconcileIntervalMs: e.RECONCILE_INTERVAL_SECONDS * 1000,
+    },
     submissions: {
       dir: e.SUBMISSION_DIR,
       maxAttachmentBytes: Math.floor(e.SUBMISSION_MAX_ATTACHMENT_MB * 1024 * 1024),
       maxAttempts: e.SUBMISSION_MAX_ATTEMPTS,
       retryBaseMs: e.SUBMISSION_RETRY_BASE_SECONDS * 1000,
       retryMaxMs: e.SUBMISSION_RETRY_MAX_SECONDS * 1000,
+      attemptTimeoutMs: e.SUBMISSION_ATTEMPT_TIMEOUT_SECONDS * 1000,
       emailTo: e.SUBMISSION_EMAIL_TO,
+      emailAllowedDomains: e.SUBMISSION_EMAIL_ALLOWED_DOMAINS,
       smtp: {
         host: e.SMTP_HOST,
         port: e.SMTP_PORT,

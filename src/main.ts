@@ -17,8 +17,9 @@ function configOrExit(): Config {
 const config = configOrExit();
 const app = await buildApp(config);
 
-// On SIGTERM/SIGINT: stop accepting, let in-flight requests and background work finish (their onClose hooks), exit 0.
-closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
+// On SIGTERM/SIGINT: stop accepting; polls commit the page in hand and stop, deliveries get a grace, then the store
+// closes and the process exits 0. Past SHUTDOWN_TIMEOUT_SECONDS close-with-grace exits 1 (whatever is left resumes at the next start).
+closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'shutting down after an unexpected error');
   else app.log.info({ signal }, 'shutting down');
   await app.close();

@@ -31,8 +31,19 @@ export class HubMetrics {
   });
   readonly submissions = new Counter({ name: 'hub_submissions_total', help: 'Submission outcomes', labelNames: ['route', 'status'], registers: [this.registry] });
 
-  constructor() {
+  private readonly orgLabels = new Set<string>();
+
+  /** @param maxOrgLabels distinct `org` label values kept; later orgs share the value "other". */
+  constructor(private readonly maxOrgLabels = 100) {
     collectDefaultMetrics({ register: this.registry, prefix: 'hub_' });
+  }
+
+  /** The `org` label for a host: tenants may name many orgs, and each value is a series in every org metric. */
+  orgLabel(host: string): string {
+    if (this.orgLabels.has(host)) return host;
+    if (this.orgLabels.size >= this.maxOrgLabels) return 'other';
+    this.orgLabels.add(host);
+    return host;
   }
 
   /** A gauge computed at scrape time (freshness, outbox depth) from the store. */

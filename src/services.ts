@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { D365Connections } from './connectors/dataverse/connections.js';
-import type { RetryLimits } from './connectors/dataverse/retry-policy.js';
+import type { RequestLimits } from './connectors/dataverse/odata-client.js';
 import { OutboundAgents } from './connectors/http/outbound-agents.js';
 import { LocalDelivery } from './export/deliveries/local-delivery.js';
 import { SftpDelivery } from './export/deliveries/sftp-delivery.js';
@@ -9,8 +9,8 @@ import { SmtpDelivery } from './export/deliveries/smtp-delivery.js';
 import { DeliveryWorker } from './export/delivery-worker.js';
 import { ExportService } from './export/export-service.js';
 import { HubMetrics } from './metrics.js';
-import { PollDaemon } from './poller/poll-daemon.js';
 import { PollLocks } from './poller/poll-locks.js';
+import { PollScheduler } from './poller/poll-scheduler.js';
 import { PollService } from './poller/poll-service.js';
 import { TableRegistry } from './poller/table-registry.js';
 import { SecretBox } from './security/secret-box.js';
@@ -31,7 +31,12 @@ export interface ServiceOverrides {
   retryDelays?: { baseDelayMs: number; maxDelayMs: number };
   /** How often the delivery worker looks for due retries (tests shorten it). */
   deliveryWorkerIntervalMs?: number;
+  /** After how long unused agents, connectors, gates and breakers are dropped (tests shorten it). */
+  idleEvictMs?: number;
 }
+
+/** Outbound state for hosts nobody used for this long is dropped (checked every minute). */
+const IDLE_EVICT_MS = 15 * 60_000;
 
 export interface Services {
   config: Config;
@@ -58,28 +63,45 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
     for (const close of closers.reverse()) await close();
   });
 
-  const metrics = new HubMetrics();
-  const agents = new OutboundAgents({ extraCa: overrides.extraCa, requestTimeoutMs: config.d365.requestTimeoutMs });
+  const metrics = new HubMetrics(config.metricsMaxOrgLabels);
+  const idleMs = overrides.idleEvictMs ?? IDLE_EVICT_MS;
+  const agents = new OutboundAgents({
+    extraCa: overrides.extraCa,
+    requestTimeoutMs: config.d365.requestTimeoutMs,
+    maxResponseBytes: config.d365.maxResponseBytes,
+    idleMs,
+  });
   closers.push(() => agents.close());
-  const retryLimits: RetryLimits = {
+  const limits: RequestLimits = {
     maxAttempts: config.d365.maxAttempts,
     maxTotalWaitMs: config.d365.maxRetryWaitMs,
+    attemptTimeoutMs: config.d365.requestTimeoutMs,
+    deadlineMs: config.d365.requestDeadlineMs,
+    maxResponseBytes: config.d365.maxResponseBytes,
     ...(overrides.retryDelays ?? { baseDelayMs: 1000, maxDelayMs: 30_000 }),
   };
+  const registrations = createRegistrationsRepository(db);
+  const sync = createSyncRepository(db);
+  const rows = createRowsRepository(db);
+  const log = app.log.child({ component: 'd365' });
   const d365 = new D365Connections({
     d365: config.d365,
     repository: createConnectionsRepository(db),
     secretBox: config.secretKey ? new SecretBox(config.secretKey) : undefined,
     agents,
-    retryLimits,
+    limits,
     metrics,
-    log: app.log.child({ component: 'd365' }),
+    log,
     now,
+    idleMs,
+    onSourceChange: (tenant, from, to) => {
+      const reset = sync.reset({ tenant }, to, `the connection moved from ${from} to ${to}`, now().toISOString());
+      log.info({ tenant, from, to, tables: reset }, 'connection moved to another org; its tables are read again in full at the next poll');
+    },
   });
+  const sweeper = setInterval(() => agents.sweep() + d365.sweep(), Math.min(60_000, idleMs)).unref();
+  closers.push(() => clearInterval(sweeper));
 
-  const registrations = createRegistrationsRepository(db);
-  const sync = createSyncRepository(db);
-  const rows = createRowsRepository(db);
   const connectorFor = (tenant: string) => d365.connectorFor(tenant);
   const tables = new TableRegistry({ registrations, sync, rows, connectorFor, now });
   const polls = new PollService({
@@ -88,15 +110,26 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
     connectorFor,
     locks: new PollLocks(),
     reconcileIntervalMs: config.poll.reconcileIntervalMs,
+    lookbackMs: config.poll.lookbackMs,
     metrics,
     now,
     log: app.log.child({ component: 'poller' }),
   });
   closers.push(() => polls.stop());
-  if (config.poll.intervalMs > 0) {
-    const daemon = new PollDaemon({ intervalMs: config.poll.intervalMs, registrations, polls, log: app.log.child({ component: 'poll-daemon' }) });
-    app.addHook('onReady', async () => daemon.start());
-    closers.push(() => daemon.stop());
+  const scheduler =
+    config.poll.intervalMs > 0
+      ? new PollScheduler({
+          intervalMs: config.poll.intervalMs,
+          concurrency: config.poll.concurrency,
+          registrations,
+          sync,
+          polls,
+          log: app.log.child({ component: 'poll-scheduler' }),
+        })
+      : null;
+  if (scheduler) {
+    app.addHook('onReady', async () => scheduler.start());
+    closers.push(() => scheduler.stop());
   }
 
   const submissions = createSubmissionsRepository(db);
@@ -111,6 +144,15 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
   const worker = new DeliveryWorker({ exports, repository: submissions, intervalMs: overrides.deliveryWorkerIntervalMs ?? 5000, now, log: app.log.child({ component: 'delivery-worker' }) });
   app.addHook('onReady', async () => worker.start());
   closers.push(() => worker.stop());
+
+  // Fastify waits for in-flight requests before onClose; a poll or delivery in flight would hold the shutdown,
+  // so the background work is told to stop first: polls commit the page in hand, deliveries get half the budget.
+  app.addHook('preClose', async () => {
+    polls.interrupt();
+    scheduler?.interrupt();
+    worker.interrupt();
+    exports.beginShutdown(config.shutdownTimeoutMs / 2);
+  });
   metrics.gaugeFromStore('hub_outbox_depth', 'Submissions by outbox status', ['status'], () =>
     submissions.depth().map(({ status, count }) => ({ labels: { status }, value: count })),
   );

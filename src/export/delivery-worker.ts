@@ -21,8 +21,13 @@ export class DeliveryWorker {
     this.loop ??= this.run();
   }
 
-  async stop(): Promise<void> {
+  /** Starts no more rounds (shutdown, first step). */
+  interrupt(): void {
     this.abort.abort();
+  }
+
+  async stop(): Promise<void> {
+    this.interrupt();
     await this.loop;
     await this.options.exports.drain();
   }

@@ -64,6 +64,24 @@ function decodeBase64(text: string): Buffer | null {
   return decoded.length === (compact.length / 4) * 3 - padding ? decoded : null;
 }
 
+const attemptKey = (tenant: string, id: string) => `${tenant}\u0000${id}`;
+
+/** `buyer@Sub.Example.com` is in `example.com`'s list only as `.example.com` (subdomains) or `sub.example.com`. */
+function domainAllowed(address: string, allowed: string[]): boolean {
+  const domain = address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+  return allowed.some((entry) => (entry.startsWith('.') ? domain.endsWith(entry) || domain === entry.slice(1) : domain === entry));
+}
+
+/** Rejects with the signal's reason when it aborts first. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /** While a delivery is under way the submission is still on its way: callers see pending_retry. */
 const answerStatus = (status: SubmissionStatus): AnswerStatus => (status === 'delivered' || status === 'failed' ? status : 'pending_retry');
 
@@ -73,6 +91,9 @@ const answerStatus = (status: SubmissionStatus): AnswerStatus => (status === 'de
  */
 export class ExportService {
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Aborts attempts still running once the shutdown grace has passed. */
+  private readonly shutdown = new AbortController();
+  private stopping = false;
 
   constructor(private readonly deps: ExportServiceDeps) {}
 
@@ -82,7 +103,7 @@ export class ExportService {
     const id = input.submission_package_id;
     const digest = bodyDigest(input);
     const existing = repository.get(tenant, id);
-    if (existing) return this.replay(existing, digest);
+    if (existing) return this.replay(tenant, existing, digest);
 
     const recipients = input.route === 'email' ? this.recipients(input) : [];
     const files = this.decodeAttachments(input.attachments);
@@ -101,7 +122,7 @@ export class ExportService {
       created_at: createdAt,
     });
     // Another request with the same id won the insert while this one was packaging.
-    if (!inserted) return this.replay(repository.get(tenant, id)!, digest);
+    if (!inserted) return this.replay(tenant, repository.get(tenant, id)!, digest);
     await this.attempt(tenant, id);
     return this.answer(repository.get(tenant, id)!);
   }
@@ -128,6 +149,16 @@ export class ExportService {
     return due.length;
   }
 
+  /**
+   * Shutdown: attempts in flight may finish for `graceMs`, then they are cut off and left due again at once
+   * (the attempt is not counted). No new attempt starts once this is called.
+   */
+  beginShutdown(graceMs: number): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    setTimeout(() => this.shutdown.abort(), graceMs).unref();
+  }
+
   /** Waits for deliveries in flight (shutdown). */
   async drain(): Promise<void> {
     await Promise.allSettled([...this.inFlight.values()]);
@@ -135,9 +166,10 @@ export class ExportService {
 
   /** One attempt at most per submission at a time, whoever asks (the request, the worker, a manual retry). */
   private attempt(tenant: string, id: string): Promise<void> {
-    const key = `${tenant}\u0000${id}`;
+    const key = attemptKey(tenant, id);
     const running = this.inFlight.get(key);
     if (running) return running;
+    if (this.stopping) return Promise.resolve();
     const work = this.deliverOnce(tenant, id).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, work);
     return work;
@@ -147,17 +179,27 @@ export class ExportService {
     const { repository, deliveries, settings, metrics, log } = this.deps;
     if (!repository.claim(tenant, id, this.deps.now().toISOString())) return;
     const record = repository.get(tenant, id)!;
+    const timeout = AbortSignal.timeout(settings.attemptTimeoutMs);
+    const signal = AbortSignal.any([timeout, this.shutdown.signal]);
     try {
-      const { location } = await deliveries[record.route].deliver({
+      const job = {
         tenant,
         submissionId: id,
         zip: repository.zip(tenant, id),
         recipients: record.recipients ? (JSON.parse(record.recipients) as string[]) : [],
         subject: record.subject,
-      });
+      };
+      // The race makes the attempt end at the deadline even if a library ignores the hang-up.
+      const { location } = await untilAborted(deliveries[record.route].deliver(job, signal), signal);
       repository.markDelivered(tenant, id, location, this.deps.now().toISOString());
       metrics.submissions.inc({ route: record.route, status: 'delivered' });
-    } catch (error) {
+    } catch (caught) {
+      if (this.shutdown.signal.aborted && !timeout.aborted) {
+        repository.releaseInterrupted(tenant, id, 'interrupted by shutdown; due again at the next start', this.deps.now().toISOString());
+        log.warn({ tenant, submission: id, route: record.route }, 'delivery interrupted by shutdown; due again');
+        return;
+      }
+      const error = timeout.aborted ? new Error(`delivery attempt timed out after ${settings.attemptTimeoutMs / 1000} s (SUBMISSION_ATTEMPT_TIMEOUT_SECONDS)`) : caught;
       const message = (error instanceof Error ? error.message : String(error)).slice(0, 500);
       const delay = nextRetryDelay(record.attempts, { baseMs: settings.retryBaseMs, maxMs: settings.retryMaxMs, maxAttempts: settings.maxAttempts }, this.deps.random);
       const now = this.deps.now();
@@ -167,11 +209,15 @@ export class ExportService {
     }
   }
 
-  private replay(existing: SubmissionRecord, digest: string): SubmissionAnswer {
+  /** A repeat of a submission whose attempt is under way waits for that attempt, so every caller gets its result. */
+  private async replay(tenant: string, existing: SubmissionRecord, digest: string): Promise<SubmissionAnswer> {
     if (existing.body_sha256 !== digest) {
       throw new ConflictError('submission_conflict', `Submission '${existing.submission_id}' was already posted with a different body.`);
     }
-    return this.answer(existing);
+    const running = this.inFlight.get(attemptKey(tenant, existing.submission_id));
+    if (!running) return this.answer(existing);
+    await running;
+    return this.answer(this.deps.repository.get(tenant, existing.submission_id)!);
   }
 
   private requireRoute(route: SubmissionRoute): void {
@@ -182,9 +228,18 @@ export class ExportService {
     }
   }
 
+  /** A caller's recipients must be in SUBMISSION_EMAIL_ALLOWED_DOMAINS when it is set; the operator's fallback is trusted. */
   private recipients(input: SubmissionInput): string[] {
+    const given = input.email?.to ?? [];
+    const allowed = this.deps.settings.emailAllowedDomains;
+    const refused = allowed ? given.filter((address) => !domainAllowed(address, allowed)) : [];
+    if (refused.length > 0) {
+      throw new BadRequestError('recipient_not_allowed', `Recipients outside SUBMISSION_EMAIL_ALLOWED_DOMAINS: ${refused.join(', ')}; nothing was sent or stored.`, {
+        recipients: refused,
+      });
+    }
     const fallback = this.deps.settings.emailTo?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
-    const recipients = input.email?.to?.length ? input.email.to : fallback;
+    const recipients = given.length ? given : fallback;
     if (recipients.length === 0) throw new BadRequestError('no_recipient', 'route=email needs email.to in the body or SUBMISSION_EMAIL_TO.');
     return recipients;
   }

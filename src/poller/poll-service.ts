@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Connector, ReadRequest } from '../connectors/dataverse/connector.js';
 import type { TableInfo } from '../connectors/dataverse/metadata.js';
-import { ConflictError, HubError, UpstreamError } from '../errors.js';
+import { ConflictError, HubError, ServiceUnavailableError, UpstreamError } from '../errors.js';
 import type { HubMetrics } from '../metrics.js';
 import type { RegistrationsRepository } from '../store/registrations-repository.js';
 import type { SyncMode, SyncRepository, SyncState } from '../store/sync-repository.js';
@@ -26,6 +26,7 @@ export interface PollServiceDeps {
   connectorFor: (tenant: string) => Connector;
   locks: PollLocks;
   reconcileIntervalMs: number;
+  lookbackMs: number;
   metrics: HubMetrics;
   now: () => Date;
   log: FastifyBaseLogger;
@@ -33,8 +34,13 @@ export interface PollServiceDeps {
 
 /** Dataverse's answer when a delta token is older than the org's change-tracking retention. */
 const EXPIRED_DELTA_TOKEN = '0x80044352';
+/** Polls in a row whose stored link the server refused for good before the table is read again in full. */
+export const MAX_LINK_REFUSALS = 3;
 
 class Interrupted extends Error {}
+
+const connectionChanged = () =>
+  new ConflictError('connection_changed', "The tenant's connection now names another org; nothing more of this poll was committed, and the next poll reads the new org in full.");
 
 interface Counters {
   upserted: number;
@@ -54,6 +60,7 @@ export class PollService {
    * being polled elsewhere are left out; otherwise any of them makes the whole call a 409.
    */
   async poll(tenant: string, tables: string[], options: { forceFull?: boolean; skipBusy?: boolean } = {}): Promise<TablePollResult[]> {
+    if (this.stopping) throw new ServiceUnavailableError('shutting_down', 'The hub is shutting down; poll again once it is back.');
     const connector = this.deps.connectorFor(tenant);
     const keys = tables.map((table) => lockKey(tenant, table));
     const lock = options.skipBusy ? this.deps.locks.acquireFree(keys) : this.deps.locks.tryAcquireAll(keys);
@@ -72,9 +79,17 @@ export class PollService {
     }
   }
 
-  /** Lets running polls commit the page in hand, then stops them; resolves when all have ended. */
-  async stop(): Promise<void> {
+  /**
+   * Shutdown, first step: every running poll commits the page in hand and stops (a request in flight is
+   * aborted; nothing of it was committed). Called before the server waits for in-flight requests.
+   */
+  interrupt(): void {
     this.shutdown.abort();
+  }
+
+  /** Interrupts running polls and resolves when all have ended. */
+  async stop(): Promise<void> {
+    this.interrupt();
     await Promise.allSettled([...this.running]);
   }
 
@@ -105,20 +120,27 @@ export class PollService {
       ...(error ? { error } : {}),
     });
 
+    let plan: RunPlan | null = null;
     try {
       const table = await connector.getTable(logical);
       const currentMode: SyncMode = table.change_tracking ? 'delta' : 'modifiedon';
       mode = currentMode;
-      const state = sync.getState(tenant, logical);
-      let plan = planRun(state, currentMode, forceFull, sync.nextRunId);
-      this.start(tenant, logical, currentMode, plan);
+      let state = sync.getState(tenant, logical);
+      // The connection (or the default) now names another org than the one this table was read from.
+      if (state?.source && state.source !== connector.source) {
+        log.warn({ from: state.source, to: connector.source }, 'connection names another org; reading the table again in full');
+        sync.reset({ tenant, logical }, connector.source, `the connection now reads ${connector.source} instead of ${state.source}`, this.nowIso());
+        state = sync.getState(tenant, logical);
+      }
+      plan = planRun(state, currentMode, forceFull, sync.nextRunId, { lookbackMs: this.deps.lookbackMs, maxLinkRefusals: MAX_LINK_REFUSALS });
+      this.start(tenant, logical, currentMode, plan, connector);
       try {
         await this.readRun(tenant, table, currentMode, plan, connector, counters);
       } catch (error) {
         if (!(currentMode === 'delta' && plan.kind === 'incremental' && isExpiredDeltaToken(error))) throw error;
         log.warn('delta token expired; running a full resync');
         plan = fullRun(sync.nextRunId(), `delta token expired (${EXPIRED_DELTA_TOKEN})`);
-        this.start(tenant, logical, currentMode, plan);
+        this.start(tenant, logical, currentMode, plan, connector);
         await this.readRun(tenant, table, currentMode, plan, connector, counters);
       }
       if (currentMode === 'modifiedon') {
@@ -131,13 +153,17 @@ export class PollService {
       const outcome = error instanceof Interrupted || this.stopping ? 'interrupted' : 'error';
       const described = describeError(error, outcome);
       if (outcome === 'error') log.warn({ err: error }, 'poll failed');
-      if (mode !== null) sync.finishPoll(tenant, logical, outcome, described.message, this.nowIso());
+      if (mode !== null) {
+        sync.finishPoll(tenant, logical, outcome, described.message, this.nowIso());
+        // Counted only for runs that started from a link the hub stored: after a few, the table is read afresh.
+        if (plan?.link && isPermanentRefusal(error)) sync.recordLinkRefusal(tenant, logical);
+      }
       return result(outcome, described);
     }
   }
 
-  private start(tenant: string, logical: string, mode: SyncMode, plan: RunPlan): void {
-    this.deps.sync.startPoll(tenant, logical, mode, plan.position, this.nowIso(), plan.resyncReason);
+  private start(tenant: string, logical: string, mode: SyncMode, plan: RunPlan, connector: Connector): void {
+    this.deps.sync.startPoll(tenant, logical, { mode, source: connector.source, position: plan.position, now: this.nowIso(), resyncReason: plan.resyncReason });
   }
 
   private async readRun(tenant: string, table: TableInfo, mode: SyncMode, plan: RunPlan, connector: Connector, counters: Counters): Promise<void> {
@@ -153,6 +179,7 @@ export class PollService {
       const committed = this.deps.sync.commitPage({
         tenant,
         logical: table.logical,
+        source: connector.source,
         rows,
         deletedIds,
         seenRun: runId,
@@ -162,6 +189,7 @@ export class PollService {
           : { resume_link: page.nextLink, cursor, run_kind: plan.kind, run_id: runId },
         now: this.nowIso(),
       });
+      if (committed.stale) throw connectionChanged();
       counters.upserted += committed.upserted;
       counters.deleted += committed.deleted;
       if (!finished && this.stopping) throw new Interrupted('the hub is shutting down; the poll resumes from its last committed page');
@@ -175,7 +203,9 @@ export class PollService {
       counters.pages++;
       const ids = page.rows.map((row) => row[table.primary_key]).filter((id): id is string => typeof id === 'string');
       const last = page.nextLink === null;
-      counters.deleted += this.deps.sync.commitKeys({ tenant, logical: table.logical, ids, run, last, now: this.nowIso() }).deleted;
+      const committed = this.deps.sync.commitKeys({ tenant, logical: table.logical, source: connector.source, ids, run, last, now: this.nowIso() });
+      if (committed.stale) throw connectionChanged();
+      counters.deleted += committed.deleted;
       if (!last && this.stopping) throw new Interrupted('the hub is shutting down; key reconciliation restarts at the next poll');
     }
     this.deps.sync.markReconciled(tenant, table.logical, this.nowIso());
@@ -194,6 +224,12 @@ export class PollService {
 
 function isExpiredDeltaToken(error: unknown): boolean {
   return error instanceof UpstreamError && error.upstreamCode === EXPIRED_DELTA_TOKEN;
+}
+
+/** A 4xx that retrying the same link cannot cure (auth, privilege and throttling answers aside). */
+function isPermanentRefusal(error: unknown): boolean {
+  const status = error instanceof UpstreamError ? error.upstreamStatus : null;
+  return status !== null && status >= 400 && status < 500 && ![401, 403, 408, 429].includes(status) && !isExpiredDeltaToken(error);
 }
 
 function describeError(error: unknown, outcome: 'error' | 'interrupted'): { code: string; message: string } {

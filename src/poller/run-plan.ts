@@ -12,18 +12,35 @@ export interface RunPlan {
   resyncReason?: string;
 }
 
+export interface PlanOptions {
+  /** modifiedon mode: how far behind the watermark an incremental read starts, for rows committed late. */
+  lookbackMs?: number;
+  /** After this many polls in a row whose stored link the server refused for good, read everything again. */
+  maxLinkRefusals?: number;
+}
+
 export function fullRun(runId: number, resyncReason?: string): RunPlan {
   return { kind: 'full', link: null, since: null, position: { resume_link: null, cursor: null, run_kind: 'full', run_id: runId }, resyncReason };
 }
 
+/** Dataverse compares whole seconds; the literal is ISO-8601 UTC without fractions. */
+function secondsBefore(instant: string, ms: number): string {
+  return new Date(Date.parse(instant) - ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
 /**
  * Decides how a table's poll reads: resume a run a crash or shutdown cut short, continue incrementally from the
- * committed cursor, or read everything (first poll, force_full, change tracking switched on or off).
+ * committed cursor, or read everything (first poll, force_full, change tracking switched on or off, a stored
+ * link the server keeps refusing).
  */
-export function planRun(state: SyncState | undefined, mode: SyncMode, forceFull: boolean, newRunId: () => number): RunPlan {
+export function planRun(state: SyncState | undefined, mode: SyncMode, forceFull: boolean, newRunId: () => number, options: PlanOptions = {}): RunPlan {
   if (!state) return fullRun(newRunId());
   if (forceFull) return fullRun(newRunId());
   if (state.mode !== mode) return fullRun(newRunId(), `change tracking turned ${mode === 'delta' ? 'on' : 'off'}`);
+  const storedLink = state.resume_link ?? (mode === 'delta' && state.run_kind === null ? state.cursor : null);
+  if (storedLink && state.link_failures >= (options.maxLinkRefusals ?? Infinity)) {
+    return fullRun(newRunId(), `the stored ${state.resume_link ? 'resume' : 'delta'} link was refused ${state.link_failures} times (${state.last_error ?? 'no detail'})`);
+  }
   if (state.run_kind && state.resume_link) {
     const position: RunPosition = { resume_link: state.resume_link, cursor: state.cursor, run_kind: state.run_kind, run_id: state.run_id };
     return { kind: state.run_kind, link: state.resume_link, since: mode === 'modifiedon' ? state.cursor : null, position };
@@ -32,5 +49,5 @@ export function planRun(state: SyncState | undefined, mode: SyncMode, forceFull:
   const position: RunPosition = { resume_link: null, cursor: state.cursor, run_kind: 'incremental', run_id: null };
   return mode === 'delta'
     ? { kind: 'incremental', link: state.cursor, since: null, position }
-    : { kind: 'incremental', link: null, since: state.cursor, position };
+    : { kind: 'incremental', link: null, since: options.lookbackMs ? secondsBefore(state.cursor, options.lookbackMs) : state.cursor, position };
 }

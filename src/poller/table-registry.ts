@@ -16,6 +16,9 @@ export interface TableStatus {
   rows_deleted: number;
   full_resyncs: number;
   last_resync_reason: string | null;
+  /** Why the table's sync state was last reset (its connection moved to another org), and when. */
+  last_reset_reason: string | null;
+  last_reset_at: string | null;
 }
 
 /** Which tables a tenant mirrors, checked against its connection's metadata, and how each one's sync stands. */
@@ -75,6 +78,8 @@ export class TableRegistry {
         rows_deleted: counts.deleted,
         full_resyncs: state?.full_resyncs ?? 0,
         last_resync_reason: state?.last_resync_reason ?? null,
+        last_reset_reason: state?.last_reset_reason ?? null,
+        last_reset_at: state?.last_reset_at ?? null,
       };
     });
   }

@@ -3,7 +3,13 @@ import { z } from 'zod';
 import { ErrorEnvelope, TenantParams, commonErrorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
 
-const HttpsUrl = z.url({ protocol: /^https$/, error: 'must be an https URL' });
+/** An origin: no credentials, path, query or fragment (the hub appends its own paths). http is refused by the host check. */
+const HttpsUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an https URL' })
+  .refine((value) => {
+    const url = new URL(value);
+    return !url.username && !url.password && url.pathname === '/' && !url.search && !url.hash;
+  }, 'must be an https origin (no user, path, query or fragment)');
 const ConnectionBody = z
   .object({
     org_url: HttpsUrl,
@@ -24,6 +30,7 @@ const ConnectionResponse = z.object({
 });
 const path = '/tenants/:tenant/connectors/d365/connection';
 const responses = { ...commonErrorResponses, 503: ErrorEnvelope };
+// Hosts and tenant ids are checked by the service (400 host_not_allowed / validation_failed), not by this schema.
 
 /** A tenant's own D365 connection; stored as given (the secret encrypted), verified only by `d365:test`. */
 export const d365ConnectionRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {

@@ -33,6 +33,8 @@ const StatusResponse = z.object({
       rows_deleted: z.number(),
       full_resyncs: z.number(),
       last_resync_reason: z.string().nullable(),
+      last_reset_reason: z.string().nullable(),
+      last_reset_at: z.string().nullable(),
     }),
   ),
 });

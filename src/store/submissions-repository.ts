@@ -37,6 +37,8 @@ export interface SubmissionsRepository {
   claim(tenant: string, id: string, now: string): boolean;
   markDelivered(tenant: string, id: string, location: string, now: string): void;
   markFailedAttempt(tenant: string, id: string, error: string, nextAttemptAt: string | null, now: string): void;
+  /** An attempt the hub itself cut short (shutdown) does not count: the submission is due again at once. */
+  releaseInterrupted(tenant: string, id: string, reason: string, now: string): void;
   /** A dead-lettered submission starts a new series of attempts. */
   reopen(tenant: string, id: string, now: string): boolean;
   due(now: string, limit: number): Array<{ tenant_id: string; submission_id: string }>;
@@ -73,6 +75,10 @@ export function createSubmissionsRepository(db: Db): SubmissionsRepository {
   const failedAttempt = db.prepare<[string, string, string | null, string, string, string]>(
     `UPDATE submissions SET status = ?, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE tenant_id = ? AND submission_id = ?`,
   );
+  const release = db.prepare<[string, string, string, string, string]>(
+    `UPDATE submissions SET status = 'pending_retry', attempts = MAX(attempts - 1, 0), last_error = ?, next_attempt_at = ?, updated_at = ?
+     WHERE tenant_id = ? AND submission_id = ? AND status = 'delivering'`,
+  );
   const reopen = db.prepare<[string, string, string, string]>(
     `UPDATE submissions SET status = 'pending_retry', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE tenant_id = ? AND submission_id = ? AND status = 'failed'`,
   );
@@ -93,6 +99,7 @@ export function createSubmissionsRepository(db: Db): SubmissionsRepository {
     markDelivered: (tenant, id, location, now) => void delivered.run(location, now, now, tenant, id),
     markFailedAttempt: (tenant, id, error, nextAttemptAt, now) =>
       void failedAttempt.run(nextAttemptAt === null ? 'failed' : 'pending_retry', error, nextAttemptAt, now, tenant, id),
+    releaseInterrupted: (tenant, id, reason, now) => void release.run(reason, now, now, tenant, id),
     reopen: (tenant, id, now) => reopen.run(now, now, tenant, id).changes > 0,
     due: (now, limit) => due.all(now, limit),
     recoverInterrupted: (now) => recover.run(now, now).changes,

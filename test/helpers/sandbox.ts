@@ -20,14 +20,20 @@ export function sandboxEnv(sandbox: Sandbox): Record<string, string> {
   };
 }
 
-/** The hub wired to the sandbox as its default connection, trusting the sandbox's certificate. */
+/** The org and Entra hosts (with their ports) of sandboxes, as D365_ALLOWED_HOSTS names them. */
+export const sandboxHosts = (sandboxes: Sandbox[]) => sandboxes.flatMap((s) => [new URL(s.orgUrl).host, new URL(s.authorityHost).host]).join(',');
+
+/**
+ * The hub wired to the sandbox as its default connection, trusting the sandbox's certificate; tenants may
+ * point their own connections at the `alsoTrusted` sandboxes (their hosts are allowed).
+ */
 export async function buildHubOnSandbox(
   sandbox: Sandbox,
   env: Record<string, string | undefined> = {},
   alsoTrusted: Sandbox[] = [],
 ): Promise<{ app: FastifyInstance; sandbox: Sandbox }> {
   const { app } = await buildTestApp(
-    { ...sandboxEnv(sandbox), ...env },
+    { ...sandboxEnv(sandbox), ...(alsoTrusted.length ? { D365_ALLOWED_HOSTS: sandboxHosts(alsoTrusted) } : {}), ...env },
     { extraCa: [sandbox, ...alsoTrusted].map((s) => s.caPem), retryDelays: { baseDelayMs: 20, maxDelayMs: 200 } },
   );
   return { app, sandbox };

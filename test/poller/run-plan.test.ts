@@ -19,6 +19,10 @@ const base: SyncState = {
   last_reconciled_at: null,
   full_resyncs: 0,
   last_resync_reason: null,
+  source: 'https://org.crm.dynamics.com',
+  link_failures: 0,
+  last_reset_reason: null,
+  last_reset_at: null,
 };
 const newRun = () => 7;
 const full = (runId: number, resyncReason?: string) => ({

@@ -59,7 +59,7 @@ describe('tenant D365 connection', () => {
   });
 
   it.each([
-    [{ ...body, org_url: 'http://contoso.crm.dynamics.com' }, 'org_url'],
+    [{ ...body, org_url: 'https://contoso.crm.dynamics.com/some/path' }, 'org_url'],
     [{ ...body, client_secret: '' }, 'client_secret'],
     [{ ...body, extra: 1 }, 'extra'],
     [{ org_url: body.org_url }, 'tenant_id'],

@@ -7,7 +7,7 @@ describe('logging', () => {
     const token = 'shared-token-value-1234';
     const secret = 'client-secret-value-5678';
     const { app } = await buildTestApp(
-      { HUB_SHARED_TOKEN: token, HUB_SECRET_KEY: 's'.repeat(40), LOG_LEVEL: 'trace' },
+      { HUB_SHARED_TOKEN: token, HUB_SECRET_KEY: 's'.repeat(40), LOG_LEVEL: 'trace', D365_ALLOWED_HOSTS: '127.0.0.1:9' },
       { logger: true, logStream: { write: (line) => void lines.push(line) } },
     );
     const headers = { 'x-internal-token': token, authorization: 'Bearer eyJ-secret-bearer', 'x-request-id': 'req-42' };
@@ -16,7 +16,7 @@ describe('logging', () => {
       url: '/tenants/acme/connectors/d365/connection',
       headers,
       // Loopback addresses where nothing listens: the test reaches no other host.
-      payload: { org_url: 'https://127.0.0.1:9', authority_host: 'https://127.0.0.1:9', tenant_id: 't', client_id: 'c', client_secret: secret },
+      payload: { org_url: 'https://127.0.0.1:9', authority_host: 'https://127.0.0.1:9', tenant_id: '00000000-0000-0000-0000-000000000001', client_id: 'c', client_secret: secret },
     });
     expect(put.statusCode).toBe(200);
     await app.inject({ method: 'POST', url: '/tenants/acme/connectors/d365:test', headers });

@@ -14,6 +14,14 @@ describe('operations', () => {
     for (let i = 0; i < 5; i++) expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
   });
 
+  it('counts a percent-encoded tenant name against the same tenant', async () => {
+    const { app } = await buildTestApp({ HUB_RATE_LIMIT_PER_MINUTE: '3' });
+    for (const spelling of ['acme', '%61cme', 'ac%6De']) expect((await app.inject({ method: 'POST', url: `/tenants/${spelling}/connectors/d365:test` })).statusCode).toBe(503);
+    const limited = await app.inject({ method: 'POST', url: '/tenants/%61%63%6d%65/connectors/d365:test' });
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().error.code).toBe('rate_limited');
+  });
+
   it('exposes Prometheus metrics, protected by the shared token', async () => {
     const { app } = await buildTestApp({ HUB_SHARED_TOKEN: 'tok' });
     expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);

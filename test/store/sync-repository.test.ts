@@ -6,16 +6,18 @@ import { createSyncRepository, type PageCommit } from '../../src/store/sync-repo
 import { tempDir } from '../helpers/build-test-app.js';
 
 const NOW = '2026-11-24T12:00:00.000Z';
+const ORG = 'https://org-a.crm.dynamics.com';
 
 function setup() {
   const db = openDatabase(join(tempDir(), 'hub.db'));
   const sync = createSyncRepository(db);
   const rows = createRowsRepository(db);
-  sync.startPoll('t1', 'account', 'delta', { resume_link: null, cursor: null, run_kind: 'full', run_id: 1 }, NOW);
+  sync.startPoll('t1', 'account', { mode: 'delta', source: ORG, position: { resume_link: null, cursor: null, run_kind: 'full', run_id: 1 }, now: NOW });
   const commit = (partial: Partial<PageCommit>) =>
     sync.commitPage({
       tenant: 't1',
       logical: 'account',
+      source: ORG,
       rows: [],
       deletedIds: [],
       seenRun: null,
@@ -33,8 +35,8 @@ const row = (id: string, name: string, etag = `W/"${name.length}"`) => ({ id, mo
 describe('sync repository', () => {
   it('writes only rows that changed, and counts them', () => {
     const { commit, all } = setup();
-    expect(commit({ rows: [row('a', 'A'), row('b', 'B')] })).toStrictEqual({ upserted: 2, deleted: 0 });
-    expect(commit({ rows: [row('a', 'A'), row('b', 'B2', 'W/"9"')] })).toStrictEqual({ upserted: 1, deleted: 0 });
+    expect(commit({ rows: [row('a', 'A'), row('b', 'B')] })).toStrictEqual({ upserted: 2, deleted: 0, stale: false });
+    expect(commit({ rows: [row('a', 'A'), row('b', 'B2', 'W/"9"')] })).toStrictEqual({ upserted: 1, deleted: 0, stale: false });
     expect(all().map((r) => [r.id, JSON.parse(r.data.toString()).name])).toStrictEqual([
       ['a', 'A'],
       ['b', 'B2'],
@@ -44,10 +46,10 @@ describe('sync repository', () => {
   it('tombstones reported deletions once, and revives a row that comes back', () => {
     const { commit, all } = setup();
     commit({ rows: [row('a', 'A'), row('b', 'B')] });
-    expect(commit({ deletedIds: ['a', 'unknown'] })).toStrictEqual({ upserted: 0, deleted: 1 });
-    expect(commit({ deletedIds: ['a'] })).toStrictEqual({ upserted: 0, deleted: 0 });
+    expect(commit({ deletedIds: ['a', 'unknown'] })).toStrictEqual({ upserted: 0, deleted: 1, stale: false });
+    expect(commit({ deletedIds: ['a'] })).toStrictEqual({ upserted: 0, deleted: 0, stale: false });
     expect(all().find((r) => r.id === 'a')?.deleted).toBe(1);
-    expect(commit({ rows: [row('a', 'A')] })).toStrictEqual({ upserted: 1, deleted: 0 });
+    expect(commit({ rows: [row('a', 'A')] })).toStrictEqual({ upserted: 1, deleted: 0, stale: false });
     expect(all().find((r) => r.id === 'a')?.deleted).toBe(0);
   });
 
@@ -55,7 +57,7 @@ describe('sync repository', () => {
     const { commit, all } = setup();
     commit({ rows: [row('a', 'A'), row('b', 'B'), row('c', 'C')] });
     commit({ rows: [row('a', 'A')], seenRun: 5, position: { resume_link: 'next', cursor: null, run_kind: 'full', run_id: 5 } });
-    expect(commit({ rows: [row('c', 'C')], seenRun: 5, tombstoneUnseenOf: 5 })).toStrictEqual({ upserted: 0, deleted: 1 });
+    expect(commit({ rows: [row('c', 'C')], seenRun: 5, tombstoneUnseenOf: 5 })).toStrictEqual({ upserted: 0, deleted: 1, stale: false });
     expect(all().filter((r) => r.deleted).map((r) => r.id)).toStrictEqual(['b']);
   });
 
@@ -76,5 +78,34 @@ describe('sync repository', () => {
     expect(() => commit({ rows: [row('a', 'A'), row('x', 'X')], position: { resume_link: 'after', cursor: null, run_kind: 'full', run_id: 1 } })).toThrow('boom');
     expect(all()).toStrictEqual([]);
     expect(sync.getState('t1', 'account')?.resume_link).toBeNull();
+  });
+
+  it('refuses a commit read from another org than the one the table was reset to, and writes nothing of it', () => {
+    const { sync, commit, all } = setup();
+    commit({ rows: [row('a', 'A')] });
+    expect(sync.reset({ tenant: 't1' }, 'https://org-b.crm.dynamics.com', 'moved to org-b', NOW)).toBe(1);
+    expect(commit({ rows: [row('b', 'B')], deletedIds: ['a'] })).toStrictEqual({ stale: true });
+    expect(all().map((r) => [r.id, r.deleted])).toStrictEqual([['a', 0]]);
+    expect(sync.getState('t1', 'account')).toMatchObject({
+      source: 'https://org-b.crm.dynamics.com',
+      cursor: null,
+      resume_link: null,
+      run_kind: 'full',
+      run_id: null,
+      full_resyncs: 1,
+      last_reset_reason: 'moved to org-b',
+      last_reset_at: NOW,
+    });
+    expect(commit({ source: 'https://org-b.crm.dynamics.com', rows: [row('b', 'B')] })).toStrictEqual({ upserted: 1, deleted: 0, stale: false });
+  });
+
+  it('counts refusals of a stored link until a poll succeeds', () => {
+    const { sync } = setup();
+    expect(sync.recordLinkRefusal('t1', 'account')).toBe(1);
+    expect(sync.recordLinkRefusal('t1', 'account')).toBe(2);
+    sync.finishPoll('t1', 'account', 'error', 'x', NOW);
+    expect(sync.getState('t1', 'account')?.link_failures).toBe(2);
+    sync.finishPoll('t1', 'account', 'ok', null, NOW);
+    expect(sync.getState('t1', 'account')?.link_failures).toBe(0);
   });
 });

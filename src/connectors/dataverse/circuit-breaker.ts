@@ -2,29 +2,34 @@ import { ServiceUnavailableError } from '../../errors.js';
 
 /**
  * Per org: after `threshold` requests in a row have failed for good (5xx, 429 past the retry budget, no answer),
- * calls fail fast for `cooldownMs` instead of piling more load on a struggling org. After the cool-down one call
- * goes through; its failure opens the circuit again at once, its success closes it.
+ * calls fail fast for `cooldownMs` instead of piling more load on a struggling org. After the cool-down exactly
+ * one call goes through as a probe while the others keep failing fast; its failure opens the circuit again,
+ * its success (any answer from the org) closes it.
  */
 export class CircuitBreaker {
   private failures = 0;
   private openUntil = 0;
+  private probing = false;
 
   constructor(
     private readonly options: { threshold: number; cooldownMs: number; now?: () => number; onChange?: (open: boolean) => void },
   ) {}
 
-  check(): void {
+  /** Throws while calls fail fast; answers true for the one call admitted as the probe. */
+  admit(): boolean {
+    if (this.openUntil === 0) return false;
     const remaining = this.openUntil - (this.options.now ?? Date.now)();
-    if (remaining > 0) {
-      throw new ServiceUnavailableError(
-        'd365_unavailable',
-        `Dynamics 365 failed ${this.failures} times in a row; calls fail fast for another ${Math.ceil(remaining / 1000)} s.`,
-      );
+    if (remaining > 0 || this.probing) {
+      const wait = remaining > 0 ? `for another ${Math.ceil(remaining / 1000)} s` : 'until the probe request in flight answers';
+      throw new ServiceUnavailableError('d365_unavailable', `Dynamics 365 failed ${this.failures} times in a row; calls fail fast ${wait}.`);
     }
+    this.probing = true;
+    return true;
   }
 
   success(): void {
     this.failures = 0;
+    this.probing = false;
     if (this.openUntil !== 0) {
       this.openUntil = 0;
       this.options.onChange?.(false);
@@ -33,9 +38,20 @@ export class CircuitBreaker {
 
   failure(): void {
     this.failures++;
+    this.probing = false;
     if (this.failures >= this.options.threshold) {
+      if (this.openUntil === 0) this.options.onChange?.(true);
       this.openUntil = (this.options.now ?? Date.now)() + this.options.cooldownMs;
-      this.options.onChange?.(true);
     }
+  }
+
+  /** A probe that ended without a verdict (aborted by the caller) lets the next call probe instead. */
+  release(probe: boolean): void {
+    if (probe) this.probing = false;
+  }
+
+  /** Nothing to remember: no failures counted, not open, no probe out. */
+  get idle(): boolean {
+    return this.failures === 0 && this.openUntil === 0 && !this.probing;
   }
 }

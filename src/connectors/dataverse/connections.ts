@@ -2,15 +2,16 @@ import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { Config, D365Connection } from '../../config.js';
 import type { HubMetrics } from '../../metrics.js';
-import { NotConfiguredError, NotFoundError } from '../../errors.js';
+import { BadRequestError, NotConfiguredError, NotFoundError } from '../../errors.js';
+import { DATAVERSE_HOST_SUFFIXES, ENTRA_HOSTS, HostAllowlist } from '../../security/host-allowlist.js';
 import type { SecretBox } from '../../security/secret-box.js';
 import type { ConnectionsRepository, StoredConnection } from '../../store/connections-repository.js';
+import { IdleCache } from '../http/idle-cache.js';
 import type { OutboundAgents } from '../http/outbound-agents.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { DataverseConnector, type Connector } from './connector.js';
-import { ODataClient } from './odata-client.js';
+import { ODataClient, type RequestLimits } from './odata-client.js';
 import { RequestGate } from './request-gate.js';
-import type { RetryLimits } from './retry-policy.js';
 import { createMsalTokenProvider } from './token-provider.js';
 
 export interface ConnectionInput {
@@ -36,25 +37,44 @@ export interface D365ConnectionsDeps {
   repository: ConnectionsRepository;
   secretBox?: SecretBox;
   agents: OutboundAgents;
-  retryLimits: RetryLimits;
+  limits: RequestLimits;
   metrics: HubMetrics;
   log: Logger;
   now: () => Date;
+  /** Per-connection and per-host state unused for this long is dropped. */
+  idleMs: number;
+  /** A tenant's connection now reads another org than before (PUT of another org, or DELETE falling back to the default). */
+  onSourceChange: (tenant: string, from: string, to: string) => void;
 }
 
 const trimSlash = (url: string) => url.replace(/\/+$/, '');
+/** What sync state belongs to: the org, not the credentials (a rotated secret or app keeps the cursors). */
+export const sourceOf = (orgUrl: string) => new URL(orgUrl).origin;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 
 /**
  * Which Dataverse connection serves a tenant (its own, else the default from D365_*), and one connector per
- * distinct credential set: tokens and cached metadata are never shared across credentials.
+ * distinct credential set: tokens and cached metadata are never shared across credentials. A tenant's
+ * connection may only name the clouds' hosts and those the operator allowed.
  */
 export class D365Connections {
-  private readonly connectors = new Map<string, Connector>();
+  private readonly connectors: IdleCache<string, Connector>;
   /** Throttling and the concurrency cap apply per org + app registration, as Dataverse counts them. */
-  private readonly gates = new Map<string, RequestGate>();
-  private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly gates: IdleCache<string, RequestGate>;
+  private readonly breakers: IdleCache<string, CircuitBreaker>;
+  private readonly orgHosts: HostAllowlist;
+  private readonly authorityHosts: HostAllowlist;
 
-  constructor(private readonly deps: D365ConnectionsDeps) {}
+  constructor(private readonly deps: D365ConnectionsDeps) {
+    const { idleMs, d365 } = deps;
+    this.connectors = new IdleCache({ idleMs, busy: (connector) => connector.busy });
+    this.gates = new IdleCache({ idleMs, busy: (gate) => !gate.idle });
+    this.breakers = new IdleCache({ idleMs, busy: (breaker) => !breaker.idle });
+    this.orgHosts = new HostAllowlist(DATAVERSE_HOST_SUFFIXES, d365.allowedHosts, [d365.defaultConnection?.orgUrl]);
+    this.authorityHosts = new HostAllowlist(ENTRA_HOSTS, d365.allowedHosts, [d365.authorityHost]);
+  }
 
   connectorFor(tenant?: string): Connector {
     const connection = (tenant !== undefined ? this.tenantConnection(tenant) : undefined) ?? this.deps.d365.defaultConnection;
@@ -66,13 +86,7 @@ export class D365Connections {
           : 'No default D365 connection is configured (D365_ORG_URL, D365_TENANT_ID, D365_CLIENT_ID, D365_CLIENT_SECRET).',
       );
     }
-    const key = fingerprint(connection);
-    let connector = this.connectors.get(key);
-    if (!connector) {
-      connector = this.createConnector(connection);
-      this.connectors.set(key, connector);
-    }
-    return connector;
+    return this.connectors.get(fingerprint(connection), () => this.createConnector(connection));
   }
 
   get(tenant: string): ConnectionView {
@@ -82,7 +96,13 @@ export class D365Connections {
   }
 
   put(tenant: string, input: ConnectionInput): ConnectionView {
+    if (!GUID.test(input.tenant_id) && !DOMAIN.test(input.tenant_id)) {
+      throw new BadRequestError('validation_failed', 'tenant_id must be the Entra tenant\'s GUID or one of its domain names (contoso.onmicrosoft.com).', { field: 'tenant_id' });
+    }
+    this.orgHosts.check('org_url', input.org_url, 'D365_ALLOWED_HOSTS');
+    if (input.authority_host) this.authorityHosts.check('authority_host', input.authority_host, 'D365_ALLOWED_HOSTS');
     const box = this.requireSecretBox();
+    const before = this.currentSource(tenant);
     const stored: StoredConnection = {
       tenant_id: tenant,
       org_url: trimSlash(input.org_url),
@@ -93,11 +113,27 @@ export class D365Connections {
       updated_at: this.deps.now().toISOString(),
     };
     this.deps.repository.upsert(stored);
+    const after = sourceOf(stored.org_url);
+    if (before !== undefined && before !== after) this.deps.onSourceChange(tenant, before, after);
     return this.view(stored);
   }
 
   delete(tenant: string): void {
+    const before = this.currentSource(tenant);
     if (!this.deps.repository.delete(tenant)) throw new NotFoundError('connection_not_found', `Tenant '${tenant}' has no D365 connection of its own.`);
+    const after = this.currentSource(tenant);
+    if (before !== undefined && after !== undefined && before !== after) this.deps.onSourceChange(tenant, before, after);
+  }
+
+  /** Drops connectors, gates and breakers nobody used for the idle time; answers how many. */
+  sweep(): number {
+    return this.connectors.sweep() + this.gates.sweep() + this.breakers.sweep();
+  }
+
+  /** The org a tenant's polls read now (its own connection's, else the default's). */
+  private currentSource(tenant: string): string | undefined {
+    const orgUrl = this.deps.repository.get(tenant)?.org_url ?? this.deps.d365.defaultConnection?.orgUrl;
+    return orgUrl === undefined ? undefined : sourceOf(orgUrl);
   }
 
   private tenantConnection(tenant: string): D365Connection | undefined {
@@ -139,36 +175,32 @@ export class D365Connections {
   }
 
   private createConnector(connection: D365Connection): Connector {
-    const { d365, agents, retryLimits, metrics, log } = this.deps;
+    const { d365, agents, limits, metrics, log } = this.deps;
     const org = new URL(connection.orgUrl).host;
-    const gate = getOrCreate(this.gates, `${connection.orgUrl}|${connection.clientId}`, () => new RequestGate(d365.maxConcurrency));
-    const breaker = getOrCreate(
-      this.breakers,
-      connection.orgUrl,
-      () => new CircuitBreaker({ threshold: d365.circuitFailures, cooldownMs: d365.circuitCooldownMs, onChange: (open) => metrics.d365CircuitOpen.set({ org }, open ? 1 : 0) }),
-    );
+    const hostState = () => ({
+      gate: this.gates.get(`${connection.orgUrl}|${connection.clientId}`, () => new RequestGate(d365.maxConcurrency)),
+      breaker: this.breakers.get(
+        connection.orgUrl,
+        () =>
+          new CircuitBreaker({
+            threshold: d365.circuitFailures,
+            cooldownMs: d365.circuitCooldownMs,
+            onChange: (open) => metrics.d365CircuitOpen.set({ org: metrics.orgLabel(org) }, open ? 1 : 0),
+          }),
+      ),
+    });
     const client = new ODataClient({
       orgUrl: connection.orgUrl,
       apiVersion: d365.apiVersion,
-      tokens: createMsalTokenProvider(connection, agents, metrics),
-      dispatcher: agents.forOrigin(connection.orgUrl),
-      gate,
-      breaker,
+      tokens: createMsalTokenProvider(connection, agents, metrics, limits.attemptTimeoutMs),
+      dispatcherFor: (url) => agents.forOrigin(url),
+      hostState,
       metrics,
-      limits: retryLimits,
+      limits,
       log: log.child({ org }),
     });
-    return new DataverseConnector(client, { pageSize: d365.pageSize, metadataCacheMs: d365.tableCacheMs });
+    return new DataverseConnector(client, { source: sourceOf(connection.orgUrl), pageSize: d365.pageSize, metadataCacheMs: d365.tableCacheMs });
   }
-}
-
-function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
-  let value = map.get(key);
-  if (value === undefined) {
-    value = create();
-    map.set(key, value);
-  }
-  return value;
 }
 
 function fingerprint(connection: D365Connection): string {

@@ -16,6 +16,10 @@ export type ReadRequest =
 
 /** What routes and the poller need from an ERP; a second connector (Business Central) implements the same. */
 export interface Connector {
+  /** The account the rows come from (for Dataverse the org's origin); sync state is kept per source. */
+  readonly source: string;
+  /** Requests in flight: a busy connector is not dropped for idleness. */
+  readonly busy: boolean;
   whoAmI(): Promise<WhoAmI>;
   listTables(): Promise<TableInfo[]>;
   getTable(logical: string): Promise<TableDetail>;
@@ -34,8 +38,16 @@ export class DataverseConnector implements Connector {
 
   constructor(
     private readonly client: ODataClient,
-    private readonly options: { pageSize: number; metadataCacheMs: number; now?: () => number },
+    private readonly options: { source: string; pageSize: number; metadataCacheMs: number; now?: () => number },
   ) {}
+
+  get source(): string {
+    return this.options.source;
+  }
+
+  get busy(): boolean {
+    return this.client.busy;
+  }
 
   whoAmI(): Promise<WhoAmI> {
     return this.client.getJson<WhoAmI>('WhoAmI').then(({ UserId, BusinessUnitId, OrganizationId }) => ({ UserId, BusinessUnitId, OrganizationId }));

@@ -15,14 +15,24 @@ export interface ODataPage {
   deltaLink: string | null;
 }
 
+export interface RequestLimits extends RetryLimits {
+  /** One try, headers and body, ends by then (then it counts as a connection failure and may be retried). */
+  attemptTimeoutMs: number;
+  /** One request, all its tries and waits included, ends by then. */
+  deadlineMs: number;
+  /** Only named in the error: the agents enforce it. */
+  maxResponseBytes: number;
+}
+
 export interface ODataClientOptions {
   orgUrl: string;
   apiVersion: string;
   tokens: TokenProvider;
-  dispatcher: Dispatcher;
-  gate: RequestGate;
-  limits: RetryLimits;
-  breaker: CircuitBreaker;
+  /** Asked per request, so an agent closed for idleness is never reused. */
+  dispatcherFor: (url: string) => Dispatcher;
+  /** The org + client's gate and the org's breaker, shared with every connector of that org (asked per request). */
+  hostState: () => { gate: RequestGate; breaker: CircuitBreaker };
+  limits: RequestLimits;
   metrics: HubMetrics;
   log: Logger;
   random?: () => number;
@@ -36,57 +46,109 @@ export interface GetOptions {
 interface RawResponse {
   status: number | null;
   retryAfter: string | null;
+  contentType: string | null;
   text: string;
   error?: unknown;
+  /** The body passed D365_MAX_RESPONSE_MB (undici stopped reading it). */
+  tooLarge?: boolean;
 }
 
-/** JSON over the Dataverse Web API: auth, the OData headers, the concurrency gate and the retry policy. */
+/** Failures that say the org is in trouble (they open the circuit); any other answer shows the org is up. */
+const countsAgainstOrg = (status: number | null) => status === null || status >= 500 || status === 429;
+
+/** JSON over the Dataverse Web API: auth, the OData headers, the concurrency gate, the retry policy and the circuit breaker. */
 export class ODataClient {
   readonly baseUrl: string;
   private readonly origin: string;
+  private active = 0;
 
   constructor(private readonly options: ODataClientOptions) {
     this.baseUrl = `${options.orgUrl.replace(/\/+$/, '')}/api/data/${options.apiVersion}/`;
     this.origin = new URL(this.baseUrl).origin;
   }
 
+  /** Requests in flight or waiting to retry (an idle client may be dropped). */
+  get busy(): boolean {
+    return this.active > 0;
+  }
+
   /** `pathOrUrl` is relative to the API root, or a link Dataverse gave us (followed verbatim). */
   async getJson<T>(pathOrUrl: string, options: GetOptions = {}): Promise<T> {
     const url = this.resolve(pathOrUrl);
-    const { limits, log, breaker, metrics } = this.options;
-    const org = new URL(url).host;
-    breaker.check();
-    let tokenRefreshed = false;
-    let forceRefresh = false;
-    let waitedMs = 0;
-    for (let attempt = 1; ; attempt++) {
-      const token = await this.options.tokens.getToken({ forceRefresh });
-      forceRefresh = false;
-      const response = await this.options.gate.run(() => this.send(url, token, options), options.signal);
-      metrics.d365Requests.inc({ org, status: response.status ?? 'network' });
-      if (response.status !== null && response.status >= 200 && response.status < 300) {
-        breaker.success();
-        return this.parse<T>(response.text, url);
-      }
+    const { limits, log, metrics } = this.options;
+    const org = metrics.orgLabel(new URL(url).host);
+    const { gate, breaker } = this.options.hostState();
+    const probe = breaker.admit();
+    const started = Date.now();
+    const deadline = AbortSignal.timeout(limits.deadlineMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+    // Whether the org gave the breaker a verdict; a probe without one (the caller gave up) lets the next call probe.
+    let judged = false;
+    const verdict = (failed: boolean) => {
+      judged = true;
+      if (failed) breaker.failure();
+      else breaker.success();
+    };
+    this.active++;
+    try {
+      let rejected: string | undefined;
+      let tokenRefreshed = false;
+      let waitedMs = 0;
+      for (let attempt = 1; ; attempt++) {
+        const token = await this.options.tokens.getToken({ rejected });
+        rejected = undefined;
+        const response = await gate.run(() => this.send(url, token, options.prefer, signal), signal);
+        metrics.d365Requests.inc({ org, status: response.status ?? 'network' });
+        if (response.tooLarge) {
+          verdict(false);
+          throw new UpstreamError({
+            status: null,
+            code: 'response_too_large',
+            message: `the answer from ${this.describe(url)} is larger than D365_MAX_RESPONSE_MB (${Math.round(limits.maxResponseBytes / 1048576)} MB); lower D365_PAGE_SIZE or raise the limit`,
+          });
+        }
+        if (response.status !== null && response.status >= 200 && response.status < 300) {
+          verdict(false);
+          return this.parse<T>(response.text, url);
+        }
 
-      const decision = decideRetry(
-        { status: response.status, retryAfter: response.retryAfter, attempt, tokenRefreshed, waitedMs, now: Date.now() },
-        limits,
-        this.options.random,
-      );
-      if (!decision.retry) {
-        if (response.status === null || response.status >= 500 || response.status === 429) breaker.failure();
-        throw response.status === null ? upstreamNetworkError(response.error, this.describe(url)) : upstreamErrorFromResponse(response.status, response.text, this.describe(url));
+        const decision = decideRetry(
+          { status: response.status, retryAfter: response.retryAfter, attempt, tokenRefreshed, waitedMs, remainingMs: limits.deadlineMs - (Date.now() - started), now: Date.now() },
+          limits,
+          this.options.random,
+        );
+        if (!decision.retry) {
+          verdict(countsAgainstOrg(response.status));
+          throw response.status === null
+            ? upstreamNetworkError(response.error, this.describe(url))
+            : upstreamErrorFromResponse(response.status, response.text, this.describe(url), response.contentType);
+        }
+        log.warn({ status: response.status, attempt, waitMs: decision.waitMs, reason: decision.reason, path: new URL(url).pathname }, 'retrying Dataverse request');
+        if (decision.pauseAll) {
+          gate.pauseUntil(Date.now() + decision.waitMs);
+          metrics.d365Throttled.inc({ org });
+          metrics.d365ThrottleWait.inc({ org }, decision.waitMs / 1000);
+        }
+        if (decision.refreshToken) {
+          tokenRefreshed = true;
+          rejected = token;
+        }
+        if (decision.waitMs > 0) await sleep(decision.waitMs, undefined, { signal });
+        waitedMs += decision.waitMs;
       }
-      log.warn({ status: response.status, attempt, waitMs: decision.waitMs, reason: decision.reason, path: new URL(url).pathname }, 'retrying Dataverse request');
-      if (decision.pauseAll) {
-        this.options.gate.pauseUntil(Date.now() + decision.waitMs);
-        metrics.d365Throttled.inc({ org });
-        metrics.d365ThrottleWait.inc({ org }, decision.waitMs / 1000);
+    } catch (error) {
+      if (deadline.aborted && !options.signal?.aborted && !(error instanceof UpstreamError)) {
+        verdict(true);
+        throw new UpstreamError({
+          status: null,
+          code: 'deadline_exceeded',
+          message: `no answer from ${this.describe(url)} within ${limits.deadlineMs / 1000} s, retries included (D365_REQUEST_DEADLINE_SECONDS)`,
+        });
       }
-      if (decision.refreshToken) tokenRefreshed = forceRefresh = true;
-      if (decision.waitMs > 0) await sleep(decision.waitMs, undefined, { signal: options.signal });
-      waitedMs += decision.waitMs;
+      throw error;
+    } finally {
+      this.active--;
+      if (!judged) breaker.release(probe);
     }
   }
 
@@ -130,26 +192,32 @@ export class ODataClient {
     return url.href;
   }
 
-  private async send(url: string, token: string, options: GetOptions): Promise<RawResponse> {
+  private async send(url: string, token: string, prefer: string[] | undefined, signal: AbortSignal): Promise<RawResponse> {
+    const { limits } = this.options;
     try {
       const res = await request(url, {
         method: 'GET',
-        dispatcher: this.options.dispatcher,
-        signal: options.signal,
+        dispatcher: this.options.dispatcherFor(url),
+        signal: AbortSignal.any([signal, AbortSignal.timeout(limits.attemptTimeoutMs)]),
         headers: {
           authorization: `Bearer ${token}`,
           accept: 'application/json',
           'odata-version': '4.0',
           'odata-maxversion': '4.0',
           'if-none-match': 'null',
-          ...(options.prefer?.length ? { prefer: options.prefer.join(',') } : {}),
+          ...(prefer?.length ? { prefer: prefer.join(',') } : {}),
         },
       });
-      const retryAfter = res.headers['retry-after'];
-      return { status: res.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0]! : (retryAfter ?? null), text: await res.body.text() };
+      const header = (name: string) => {
+        const value = res.headers[name];
+        return Array.isArray(value) ? value[0]! : (value ?? null);
+      };
+      return { status: res.statusCode, retryAfter: header('retry-after'), contentType: header('content-type'), text: await res.body.text() };
     } catch (error) {
-      if (options.signal?.aborted) throw error;
-      return { status: null, retryAfter: null, text: '', error };
+      if ((error as { code?: unknown })?.code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return { status: null, retryAfter: null, contentType: null, text: '', tooLarge: true };
+      // The caller gave up (shutdown) or the deadline passed: no retry. A try that timed out by itself is retried.
+      if (signal.aborted) throw error;
+      return { status: null, retryAfter: null, contentType: null, text: '', error };
     }
   }
 

@@ -19,6 +19,11 @@ export class RequestGate {
     return Math.max(0, this.pausedUntil - this.now());
   }
 
+  /** Nothing in flight or queued and no pause to remember. */
+  get idle(): boolean {
+    return this.inFlight === 0 && this.waiting.length === 0 && this.pauseRemainingMs() === 0;
+  }
+
   async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     await this.acquire();
     try {

@@ -8,6 +8,8 @@ export interface RetryInput {
   tokenRefreshed: boolean;
   /** Time already spent waiting between tries of this request. */
   waitedMs: number;
+  /** Time left before the request's deadline (unbounded when absent). */
+  remainingMs?: number;
   now: number;
 }
 
@@ -54,6 +56,9 @@ export function decideRetry(input: RetryInput, limits: RetryLimits, random: () =
   const waitMs = fromHeader ?? Math.floor(random() * backoff);
   if (input.waitedMs + waitMs > limits.maxTotalWaitMs) {
     return { retry: false, reason: `waiting ${waitMs} ms more would exceed the ${limits.maxTotalWaitMs} ms retry budget` };
+  }
+  if (input.remainingMs !== undefined && waitMs >= input.remainingMs) {
+    return { retry: false, reason: `waiting ${waitMs} ms more would pass the request's deadline` };
   }
   return { retry: true, reason: throttled ? 'throttled' : 'transient', waitMs, refreshToken: false, pauseAll: throttled };
 }

@@ -6,13 +6,19 @@ import type { HubMetrics } from '../../metrics.js';
 import type { OutboundAgents } from '../http/outbound-agents.js';
 
 export interface TokenProvider {
-  /** A bearer token for the org; `forceRefresh` skips MSAL's cache (after Dataverse answered 401). */
-  getToken(options?: { forceRefresh?: boolean }): Promise<string>;
+  /**
+   * A bearer token for the org. `rejected`: the token Dataverse just answered 401 to; a new one is fetched past
+   * MSAL's cache, once for all callers refused the same token.
+   */
+  getToken(options?: { rejected?: string }): Promise<string>;
 }
 
 /** MSAL's network calls go through the hub's own agents, so timeouts and trusted CAs are the same as for Dataverse. */
 class UndiciNetworkClient implements INetworkModule {
-  constructor(private readonly agents: OutboundAgents) {}
+  constructor(
+    private readonly agents: OutboundAgents,
+    private readonly timeoutMs: number,
+  ) {}
 
   sendGetRequestAsync<T>(url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
     return this.send<T>('GET', url, options, timeout);
@@ -28,7 +34,7 @@ class UndiciNetworkClient implements INetworkModule {
       headers: options?.headers,
       body: options?.body,
       dispatcher: this.agents.forOrigin(url),
-      signal: timeout ? AbortSignal.timeout(timeout) : undefined,
+      signal: AbortSignal.timeout(Math.min(timeout ?? this.timeoutMs, this.timeoutMs)),
     });
     const text = await res.body.text();
     const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : (v ?? '')]));
@@ -65,9 +71,9 @@ function toUpstreamError(error: unknown, connection: D365Connection): UpstreamEr
 
 /**
  * Client-credentials tokens for one connection. MSAL caches and renews them (5 minutes before expiry);
- * callers arriving while a token is being fetched share that one request.
+ * callers arriving while a token is being fetched share that one request, refreshes after a 401 included.
  */
-export function createMsalTokenProvider(connection: D365Connection, agents: OutboundAgents, metrics: HubMetrics): TokenProvider {
+export function createMsalTokenProvider(connection: D365Connection, agents: OutboundAgents, metrics: HubMetrics, timeoutMs: number): TokenProvider {
   const authority = new URL(connection.authorityHost);
   const app = new ConfidentialClientApplication({
     auth: {
@@ -77,10 +83,11 @@ export function createMsalTokenProvider(connection: D365Connection, agents: Outb
       // Naming the host as known turns off instance discovery, so MSAL talks to this host only (sovereign clouds, the sandbox).
       knownAuthorities: [authority.host],
     },
-    system: { networkClient: new UndiciNetworkClient(agents) },
+    system: { networkClient: new UndiciNetworkClient(agents, timeoutMs) },
   });
   const scopes = [`${connection.orgUrl.replace(/\/+$/, '')}/.default`];
   let inFlight: Promise<string> | null = null;
+  let current: string | null = null;
 
   async function acquire(forceRefresh: boolean): Promise<string> {
     try {
@@ -95,11 +102,18 @@ export function createMsalTokenProvider(connection: D365Connection, agents: Outb
   }
 
   return {
-    getToken({ forceRefresh = false } = {}) {
-      if (forceRefresh) return acquire(true);
-      inFlight ??= acquire(false).finally(() => {
-        inFlight = null;
-      });
+    async getToken({ rejected } = {}) {
+      if (inFlight) {
+        const token = await inFlight;
+        if (rejected === undefined || token !== rejected) return token;
+      }
+      // Refused a token that another caller already replaced: the new one will do.
+      if (rejected !== undefined && current !== null && current !== rejected) return current;
+      inFlight ??= acquire(rejected !== undefined)
+        .then((token) => (current = token))
+        .finally(() => {
+          inFlight = null;
+        });
       return inFlight;
     },
   };

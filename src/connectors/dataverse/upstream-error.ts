@@ -7,18 +7,26 @@ const HINTS: Record<string, string> = {
   '0x80040220': 'The application user lacks a privilege; give its security role organization-level read on the table',
 };
 
-/** Dataverse answers `{"error":{"code","message"}}`; anything else keeps a short excerpt so the operator sees what came back. */
-export function upstreamErrorFromResponse(status: number, body: string, context: string): UpstreamError {
+/**
+ * Dataverse answers `{"error":{"code","message"}}`: its code and message are passed on. Anything else (a proxy's
+ * HTML page, another service) is described by status, type and size only: raw bodies are never reflected.
+ */
+export function upstreamErrorFromResponse(status: number, body: string, context: string, contentType: string | null = null): UpstreamError {
   let code: string | null = null;
-  let message = `HTTP ${status} from ${context}`;
+  let message: string | null = null;
   try {
     const parsed = JSON.parse(body) as { error?: { code?: unknown; message?: unknown } };
     if (parsed.error && typeof parsed.error === 'object') {
       code = typeof parsed.error.code === 'string' && parsed.error.code !== '' ? parsed.error.code : null;
-      if (typeof parsed.error.message === 'string' && parsed.error.message !== '') message = parsed.error.message;
+      message = typeof parsed.error.message === 'string' && parsed.error.message !== '' ? parsed.error.message : `HTTP ${status} from ${context}`;
     }
   } catch {
-    if (body.trim()) message = `${message}: ${body.trim().slice(0, 200)}`;
+    // not JSON: described below
+  }
+  if (message === null) {
+    message = body.trim()
+      ? `HTTP ${status} from ${context}; the answer is not a Dataverse error (${contentType?.split(';')[0] ?? 'no content type'}, ${Buffer.byteLength(body)} bytes)`
+      : `HTTP ${status} from ${context}`;
   }
   const hint = (code && HINTS[code]) ?? (status === 401 ? 'Dataverse rejected the access token' : undefined);
   return new UpstreamError({ status, code, message }, hint);

@@ -7,9 +7,12 @@ export interface DeliveryJob {
   subject: string | null;
 }
 
-/** One way of handing a submission ZIP over; answers where it landed (path, message id, remote path). */
+/**
+ * One way of handing a submission ZIP over; answers where it landed (path, message id, remote path). When
+ * `signal` aborts (attempt timeout, shutdown) the delivery gives up its connection and rejects.
+ */
 export interface Delivery {
-  deliver(job: DeliveryJob): Promise<{ location: string }>;
+  deliver(job: DeliveryJob, signal: AbortSignal): Promise<{ location: string }>;
 }
 
 export const zipName = (submissionId: string) => `submission_${submissionId}.zip`;

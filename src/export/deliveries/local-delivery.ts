@@ -12,7 +12,7 @@ export class LocalDelivery implements Delivery {
     this.root = resolve(submissionDir);
   }
 
-  async deliver(job: DeliveryJob): Promise<{ location: string }> {
+  async deliver(job: DeliveryJob, signal: AbortSignal): Promise<{ location: string }> {
     const folder = this.inside(join(this.root, job.tenant));
     const target = this.inside(join(folder, zipName(job.submissionId)));
     const temp = join(folder, `.${zipName(job.submissionId)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -20,7 +20,7 @@ export class LocalDelivery implements Delivery {
     try {
       const file = await open(temp, 'wx');
       try {
-        await file.writeFile(job.zip);
+        await file.writeFile(job.zip, { signal });
         await file.sync();
       } finally {
         await file.close();

@@ -18,20 +18,23 @@ const normaliseFingerprint = (value: string) => value.replace(/^SHA256:/i, '').r
 export class SftpDelivery implements Delivery {
   constructor(private readonly sftp: SftpSettings) {}
 
-  async deliver(job: DeliveryJob): Promise<{ location: string }> {
+  async deliver(job: DeliveryJob, signal: AbortSignal): Promise<{ location: string }> {
     const client = new SftpClient('hub-submission');
-    const expected = this.sftp.hostKeySha256 ? normaliseFingerprint(this.sftp.hostKeySha256) : null;
-    await client.connect({
-      host: this.sftp.host,
-      port: this.sftp.port,
-      username: this.sftp.username,
-      password: this.sftp.password,
-      privateKey: this.sftp.privateKeyPath ? await readFile(this.sftp.privateKeyPath) : undefined,
-      readyTimeout: 10_000,
-      retries: 0,
-      hostVerifier: expected ? (key: Buffer) => normaliseFingerprint(createHash('sha256').update(key).digest('base64')) === expected : undefined,
-    });
+    // Closing the connection is the only way to stop a put that hangs: it makes the pending call reject.
+    const hangUp = () => void client.end().catch(() => undefined);
+    signal.addEventListener('abort', hangUp, { once: true });
     try {
+      const expected = this.sftp.hostKeySha256 ? normaliseFingerprint(this.sftp.hostKeySha256) : null;
+      await client.connect({
+        host: this.sftp.host,
+        port: this.sftp.port,
+        username: this.sftp.username,
+        password: this.sftp.password,
+        privateKey: this.sftp.privateKeyPath ? await readFile(this.sftp.privateKeyPath) : undefined,
+        readyTimeout: 10_000,
+        retries: 0,
+        hostVerifier: expected ? (key: Buffer) => normaliseFingerprint(createHash('sha256').update(key).digest('base64')) === expected : undefined,
+      });
       const folder = posix.join(this.sftp.remoteDir, job.tenant);
       const target = posix.join(folder, zipName(job.submissionId));
       const part = `${target}.part`;
@@ -46,7 +49,8 @@ export class SftpDelivery implements Delivery {
       }
       return { location: target };
     } finally {
-      await client.end();
+      signal.removeEventListener('abort', hangUp);
+      await client.end().catch(() => undefined);
     }
   }
 }

@@ -9,7 +9,7 @@ type SmtpSettings = Config['submissions']['smtp'];
 export class SmtpDelivery implements Delivery {
   constructor(private readonly smtp: SmtpSettings) {}
 
-  async deliver(job: DeliveryJob): Promise<{ location: string }> {
+  async deliver(job: DeliveryJob, signal: AbortSignal): Promise<{ location: string }> {
     const transport = nodemailer.createTransport({
       host: this.smtp.host,
       port: this.smtp.port,
@@ -19,6 +19,8 @@ export class SmtpDelivery implements Delivery {
       greetingTimeout: 10_000,
       socketTimeout: 60_000,
     });
+    const hangUp = () => transport.close();
+    signal.addEventListener('abort', hangUp, { once: true });
     try {
       const info = await transport.sendMail({
         from: this.smtp.sender,
@@ -29,6 +31,7 @@ export class SmtpDelivery implements Delivery {
       });
       return { location: info.messageId };
     } finally {
+      signal.removeEventListener('abort', hangUp);
       transport.close();
     }
   }

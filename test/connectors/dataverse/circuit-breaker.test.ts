@@ -1,33 +1,65 @@
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '../../../src/connectors/dataverse/circuit-breaker.js';
-import { ServiceUnavailableError } from '../../../src/errors.js';
 
-describe('CircuitBreaker', () => {
-  it('opens after the threshold, fails fast during the cool-down, then lets one call through', () => {
-    let now = 0;
-    const changes: boolean[] = [];
-    const breaker = new CircuitBreaker({ threshold: 3, cooldownMs: 1000, now: () => now, onChange: (open) => changes.push(open) });
-    breaker.failure();
-    breaker.failure();
-    expect(() => breaker.check()).not.toThrow();
-    breaker.failure();
-    expect(() => breaker.check()).toThrow(ServiceUnavailableError);
-    expect(() => breaker.check()).toThrow('Dynamics 365 failed 3 times in a row; calls fail fast for another 1 s.');
-    now = 1000;
-    expect(() => breaker.check()).not.toThrow();
-    breaker.failure();
-    expect(() => breaker.check()).toThrow(ServiceUnavailableError);
-    now = 2500;
-    breaker.success();
-    expect(() => breaker.check()).not.toThrow();
-    expect(changes).toStrictEqual([true, true, false]);
+function breaker(threshold = 3) {
+  let now = 1000;
+  const changes: boolean[] = [];
+  const cb = new CircuitBreaker({ threshold, cooldownMs: 500, now: () => now, onChange: (open) => changes.push(open) });
+  return { cb, changes, advance: (ms: number) => (now += ms) };
+}
+
+describe('circuit breaker', () => {
+  it('opens after the threshold of failures in a row and fails fast during the cool-down', () => {
+    const { cb, changes } = breaker();
+    cb.failure();
+    cb.failure();
+    expect(cb.admit()).toBe(false);
+    cb.failure();
+    expect(() => cb.admit()).toThrow(/failed 3 times in a row/);
+    expect(changes).toStrictEqual([true]);
   });
 
   it('a success resets the count', () => {
-    const breaker = new CircuitBreaker({ threshold: 2, cooldownMs: 1000 });
-    breaker.failure();
-    breaker.success();
-    breaker.failure();
-    expect(() => breaker.check()).not.toThrow();
+    const { cb } = breaker();
+    cb.failure();
+    cb.failure();
+    cb.success();
+    cb.failure();
+    expect(cb.admit()).toBe(false);
+  });
+
+  it('after the cool-down admits exactly one probe; the others fail fast until it answers', () => {
+    const { cb, changes, advance } = breaker();
+    for (let i = 0; i < 3; i++) cb.failure();
+    advance(501);
+    expect(cb.admit()).toBe(true);
+    expect(() => cb.admit()).toThrow(/until the probe request in flight answers/);
+    expect(() => cb.admit()).toThrow(/until the probe/);
+    cb.success();
+    expect(cb.admit()).toBe(false);
+    expect(changes).toStrictEqual([true, false]);
+    expect(cb.idle).toBe(true);
+  });
+
+  it('a failed probe opens the circuit for another cool-down', () => {
+    const { cb, changes, advance } = breaker();
+    for (let i = 0; i < 3; i++) cb.failure();
+    advance(501);
+    expect(cb.admit()).toBe(true);
+    cb.failure();
+    expect(() => cb.admit()).toThrow(/for another 1 s/);
+    advance(501);
+    expect(cb.admit()).toBe(true);
+    expect(changes).toStrictEqual([true]);
+  });
+
+  it('a probe released without a verdict lets the next call probe', () => {
+    const { cb, advance } = breaker();
+    for (let i = 0; i < 3; i++) cb.failure();
+    advance(501);
+    expect(cb.admit()).toBe(true);
+    cb.release(true);
+    expect(cb.admit()).toBe(true);
+    expect(cb.idle).toBe(false);
   });
 });

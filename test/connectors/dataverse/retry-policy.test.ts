@@ -36,6 +36,7 @@ describe('decideRetry', () => {
     ['403 never retries', { status: 403 }, { retry: false, reason: 'status 403 is not retryable' }],
     ['404 never retries', { status: 404 }, { retry: false, reason: 'status 404 is not retryable' }],
     ['attempts are bounded', { status: 503, attempt: 5 }, { retry: false, reason: 'gave up after 5 attempts' }],
+    ['the deadline bounds the wait', { status: 429, retryAfter: '30', remainingMs: 20_000 }, { retry: false, reason: "waiting 30000 ms more would pass the request's deadline" }],
     ['total wait is bounded', { status: 429, retryAfter: '30', waitedMs: 40_000 }, { retry: false, reason: 'waiting 30000 ms more would exceed the 60000 ms retry budget' }],
   ] as const)('%s', (_name, input, expected) => {
     expect(decideRetry({ ...base, ...input }, limits, half)).toStrictEqual(expected);

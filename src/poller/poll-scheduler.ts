@@ -1,0 +1,121 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyBaseLogger } from 'fastify';
+import type { RegistrationsRepository } from '../store/registrations-repository.js';
+import type { SyncRepository } from '../store/sync-repository.js';
+import type { PollService } from './poll-service.js';
+import { lockKey } from './poll-locks.js';
+
+export interface PollSchedulerOptions {
+  intervalMs: number;
+  /** Scheduled polls running at once in this process. */
+  concurrency: number;
+  registrations: RegistrationsRepository;
+  sync: SyncRepository;
+  polls: PollService;
+  log: FastifyBaseLogger;
+  now?: () => number;
+  random?: () => number;
+  /** How often registrations are re-read and due tables started. */
+  tickMs?: number;
+}
+
+/**
+ * Polls every registered tenant + table on its own due time (the interval after its last poll, ±10 % jitter so
+ * tables spread out), at most `concurrency` at once. A slow or huge table holds one slot and delays nobody
+ * else's schedule beyond the cap. Failures are recorded per table by the poll service and logged here.
+ */
+export class PollScheduler {
+  private readonly abort = new AbortController();
+  private readonly dueAt = new Map<string, { tenant: string; table: string; at: number }>();
+  private readonly running = new Map<string, Promise<void>>();
+  private loop: Promise<void> | null = null;
+
+  constructor(private readonly options: PollSchedulerOptions) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Stops starting polls at once (the poll service interrupts those running); `stop()` waits for them. */
+  interrupt(): void {
+    this.abort.abort();
+  }
+
+  async stop(): Promise<void> {
+    this.interrupt();
+    await this.loop;
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  private async run(): Promise<void> {
+    const tickMs = this.options.tickMs ?? Math.min(1000, this.options.intervalMs);
+    while (!this.abort.signal.aborted) {
+      this.tick();
+      try {
+        await sleep(tickMs, undefined, { signal: this.abort.signal });
+      } catch {
+        return;
+      }
+    }
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  private nextAfter(at: number): number {
+    return at + this.options.intervalMs * (0.9 + 0.2 * (this.options.random ?? Math.random)());
+  }
+
+  /** A table never polled is due now; otherwise one interval after its last poll ended (also across restarts). */
+  private firstDue(tenant: string, table: string): number {
+    const finished = this.options.sync.getState(tenant, table)?.last_finished_at;
+    return finished ? this.nextAfter(Date.parse(finished)) : this.now();
+  }
+
+  private tick(): void {
+    if (this.abort.signal.aborted) return;
+    try {
+      this.startDue();
+    } catch (err) {
+      this.options.log.error({ err }, 'scheduling polls failed');
+    }
+  }
+
+  private startDue(): void {
+    const registered = new Set<string>();
+    for (const { tenant_id: tenant, logical: table } of this.options.registrations.all()) {
+      const key = lockKey(tenant, table);
+      registered.add(key);
+      if (!this.dueAt.has(key)) this.dueAt.set(key, { tenant, table, at: this.firstDue(tenant, table) });
+    }
+    for (const key of this.dueAt.keys()) if (!registered.has(key)) this.dueAt.delete(key);
+
+    const now = this.now();
+    const due = [...this.dueAt].filter(([key, entry]) => entry.at <= now && !this.running.has(key)).sort(([, a], [, b]) => a.at - b.at);
+    for (const [key, entry] of due) {
+      if (this.running.size >= this.options.concurrency) break;
+      this.launch(key, entry.tenant, entry.table);
+    }
+  }
+
+  private launch(key: string, tenant: string, table: string): void {
+    const { polls, log } = this.options;
+    const work = polls
+      .poll(tenant, [table], { skipBusy: true })
+      .then(
+        (results) => {
+          for (const r of results.filter((r) => r.outcome === 'error')) log.warn({ tenant, table, error: r.error }, 'scheduled poll of a table failed');
+        },
+        (err: unknown) => log.warn({ err, tenant, table }, 'scheduled poll failed'),
+      )
+      .finally(() => {
+        this.running.delete(key);
+        const entry = this.dueAt.get(key);
+        if (entry) entry.at = this.nextAfter(this.now());
+        // A freed slot goes to the next due table now rather than at the next tick.
+        this.tick();
+      });
+    this.running.set(key, work);
+  }
+}
