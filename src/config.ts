@@ -105,6 +105,8 @@ export interface Config {
     defaultConnection?: D365Connection;
     /** Which D365_* connection variables are missing (for /health), empty when configured. */
     missing: string[];
+    /** D365_ORG_URL even when the rest of the default connection is missing (its host is always allowed). */
+    orgUrl?: string;
     authorityHost: string;
     apiVersion: string;
     /** Extra hosts (names, `.suffixes`, optional `:port`) a tenant's connection may name, besides the clouds' own. */
@@ -205,6 +207,7 @@ function toConfig(e: Env): Config {
     d365: {
       defaultConnection,
       missing,
+      orgUrl: e.D365_ORG_URL === undefined ? undefined : stripTrailingSlash(e.D365_ORG_URL),
       authorityHost,
       apiVersion: e.D365_API_VERSION,
       allowedHosts: e.D365_ALLOWED_HOSTS ?? [],

@@ -37,7 +37,7 @@ export function planRun(state: SyncState | undefined, mode: SyncMode, forceFull:
   if (!state) return fullRun(newRunId());
   if (forceFull) return fullRun(newRunId());
   if (state.mode !== mode) return fullRun(newRunId(), `change tracking turned ${mode === 'delta' ? 'on' : 'off'}`);
-  const storedLink = state.resume_link ?? (mode === 'delta' && state.run_kind === null ? state.cursor : null);
+  const storedLink = state.resume_link ?? (mode === 'delta' && state.run_kind !== 'full' ? state.cursor : null);
   if (storedLink && state.link_failures >= (options.maxLinkRefusals ?? Infinity)) {
     return fullRun(newRunId(), `the stored ${state.resume_link ? 'resume' : 'delta'} link was refused ${state.link_failures} times (${state.last_error ?? 'no detail'})`);
   }

@@ -1,6 +1,11 @@
 export interface FaultSpec {
   /** The status to answer; 200 (or none) with `delayMs` only slows the request down. */
-  status?: 200 | 401 | 429 | 500 | 502 | 503 | 504;
+  status?: 200 | 400 | 401 | 404 | 429 | 500 | 502 | 503 | 504;
+  /** The error body's code and message (defaults per status). */
+  code?: string;
+  message?: string;
+  /** Answer this body as-is with this content type instead of a Dataverse error (a proxy's page, say). */
+  rawBody?: { contentType: string; text: string };
   times?: number;
   retryAfterSeconds?: number;
   /** Matched against the request's path and query; every Dataverse request when absent. */

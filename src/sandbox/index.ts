@@ -125,7 +125,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
     if (fault?.status && fault.status !== 200) {
       const retryAfter: Record<string, string> = fault.status === 429 ? { 'retry-after': String(fault.retryAfterSeconds ?? 1) } : {};
-      return send(res, fault.status, { error: faultBody(fault.status) }, { ...headers, ...retryAfter });
+      if (fault.rawBody) {
+        res.writeHead(fault.status, { 'content-type': fault.rawBody.contentType, ...retryAfter });
+        return res.end(fault.rawBody.text);
+      }
+      const body = { ...faultBody(fault.status), ...(fault.code !== undefined ? { code: fault.code } : {}), ...(fault.message !== undefined ? { message: fault.message } : {}) };
+      return send(res, fault.status, { error: body }, { ...headers, ...retryAfter });
     }
     if (!entra.client(issued.clientId)?.applicationUser) {
       return send(res, 403, { error: { code: '0x80072560', message: 'The user is not a member of the organization.' } }, headers);

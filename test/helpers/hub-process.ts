@@ -1,7 +1,11 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { onTestFinished } from 'vitest';
 import { freePort } from '../../scripts/free-port.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
+import { sandboxEnv } from './sandbox.js';
 
 export interface HubProcess {
   child: ChildProcessWithoutNullStreams;
@@ -30,4 +34,16 @@ export async function startHubProcess(env: Record<string, string>): Promise<HubP
     await sleep(100);
   }
   return { child, url, exited, output: () => output };
+}
+
+/** The environment of a hub process on the sandbox: its database in `dir`, trusting the sandbox's certificate. */
+export function hubOnSandboxEnv(sandbox: Sandbox, dir: string, extra: Record<string, string> = {}): Record<string, string> & { HUB_DB_PATH: string } {
+  const certPath = join(dir, 'sandbox-ca.pem');
+  writeFileSync(certPath, sandbox.caPem);
+  return { ...sandboxEnv(sandbox), NODE_EXTRA_CA_CERTS: certPath, HUB_DB_PATH: join(dir, 'hub.db'), SUBMISSION_DIR: join(dir, 'out'), LOG_LEVEL: 'warn', ...extra };
+}
+
+/** POST with an optional JSON body, for hub processes. */
+export function post(url: string, body?: unknown): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
 }

@@ -1,33 +1,17 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/build-test-app.js';
-import { startHubProcess } from '../helpers/hub-process.js';
-import { sandboxEnv, startTestSandbox } from '../helpers/sandbox.js';
+import { hubOnSandboxEnv, post, startHubProcess } from '../helpers/hub-process.js';
+import { startTestSandbox } from '../helpers/sandbox.js';
+import { expectExactMirror, storedRows } from '../helpers/stored-rows.js';
 
 const TABLE = 'cr83d_employee';
-
-async function post(url: string, body?: unknown): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
-}
-
-function storedRows(dbPath: string): Map<string, { deleted: number; data: string }> {
-  const db = new Database(dbPath, { readonly: true });
-  const rows = db.prepare('SELECT id, deleted, data FROM rows WHERE tenant_id = ? AND logical = ?').all('acme', TABLE) as Array<{ id: string; deleted: number; data: string }>;
-  db.close();
-  return new Map(rows.map((r) => [r.id, r]));
-}
 
 describe('crash safety', () => {
   it('a hub killed mid-poll resumes after restart with nothing lost and nothing duplicated', async () => {
     const sandbox = await startTestSandbox();
     sandbox.data.seedTable(TABLE, 20_000, { seed: 5 });
-    const dir = tempDir();
-    const certPath = join(dir, 'sandbox-ca.pem');
-    writeFileSync(certPath, sandbox.caPem);
-    const dbPath = join(dir, 'hub.db');
-    const env = { ...sandboxEnv(sandbox), NODE_EXTRA_CA_CERTS: certPath, HUB_DB_PATH: dbPath, D365_PAGE_SIZE: '1000', LOG_LEVEL: 'warn' };
+    const env = hubOnSandboxEnv(sandbox, tempDir(), { D365_PAGE_SIZE: '1000' });
+    const dbPath = env.HUB_DB_PATH;
 
     const first = await startHubProcess(env);
     expect((await post(`${first.url}/tenants/acme/connectors/d365/tables:register`, { tables: [TABLE] })).status).toBe(200);
@@ -35,10 +19,10 @@ describe('crash safety', () => {
     sandbox.faults.add({ status: 200, delayMs: 150, times: 1000, path: /cr83d_employees/ } as never);
     void post(`${first.url}/tenants/acme/connectors/d365:poll`).catch(() => undefined);
     const deadline = Date.now() + 20_000;
-    while (storedRows(dbPath).size < 3000 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (storedRows(dbPath, 'acme', TABLE).size < 3000 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     first.child.kill('SIGKILL');
     await first.exited;
-    const partial = storedRows(dbPath).size;
+    const partial = storedRows(dbPath, 'acme', TABLE).size;
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan(20_000);
 
@@ -59,16 +43,8 @@ describe('crash safety', () => {
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
 
-    const stored = storedRows(dbPath);
-    const upstream = sandbox.data.rows(TABLE);
-    const alive = [...stored.values()].filter((r) => r.deleted === 0);
-    expect(alive).toHaveLength(upstream.length);
-    for (const row of upstream) {
-      const mine = stored.get(String(row.cr83d_employeeid));
-      expect(mine?.deleted).toBe(0);
-      const { '@odata.etag': _etag, ...columns } = row as Record<string, unknown>;
-      expect(JSON.parse(mine!.data)).toMatchObject(columns);
-    }
+    const stored = storedRows(dbPath, 'acme', TABLE);
+    expectExactMirror(stored, sandbox, TABLE, 'cr83d_employeeid');
     expect(stored.get(String(live[0]!.cr83d_employeeid))?.deleted).toBe(1);
   });
 });

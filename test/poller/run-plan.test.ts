@@ -74,4 +74,16 @@ describe('planRun', () => {
     expect(planRun(base, 'modifiedon', false, newRun)).toStrictEqual(full(7, 'change tracking turned off'));
     expect(planRun({ ...base, mode: 'modifiedon' }, 'delta', false, newRun)).toStrictEqual(full(7, 'change tracking turned on'));
   });
+
+  it('reads in full once a stored resume link was refused the allowed number of times', () => {
+    const state = { ...base, mode: 'modifiedon' as const, resume_link: 'accounts?$skiptoken=x', run_kind: 'incremental' as const, cursor: '2030-01-01T10:00:00Z', link_failures: 3, last_error: 'HTTP 400' };
+    expect(planRun(state, 'modifiedon', false, newRun, { maxLinkRefusals: 3 })).toStrictEqual(full(7, 'the stored resume link was refused 3 times (HTTP 400)'));
+    expect(planRun({ ...state, link_failures: 2 }, 'modifiedon', false, newRun, { maxLinkRefusals: 3 }).link).toBe('accounts?$skiptoken=x');
+  });
+
+  it('starts an incremental modifiedon read the look-back before the watermark', () => {
+    const state = { ...base, mode: 'modifiedon' as const, cursor: '2030-01-01T10:00:00Z' };
+    expect(planRun(state, 'modifiedon', false, newRun, { lookbackMs: 300_000 })).toMatchObject({ kind: 'incremental', since: '2030-01-01T09:55:00Z', position: { cursor: '2030-01-01T10:00:00Z' } });
+    expect(planRun(state, 'modifiedon', false, newRun, { lookbackMs: 0 })).toMatchObject({ since: '2030-01-01T10:00:00Z' });
+  });
 });

@@ -72,7 +72,7 @@ export class D365Connections {
     this.connectors = new IdleCache({ idleMs, busy: (connector) => connector.busy });
     this.gates = new IdleCache({ idleMs, busy: (gate) => !gate.idle });
     this.breakers = new IdleCache({ idleMs, busy: (breaker) => !breaker.idle });
-    this.orgHosts = new HostAllowlist(DATAVERSE_HOST_SUFFIXES, d365.allowedHosts, [d365.defaultConnection?.orgUrl]);
+    this.orgHosts = new HostAllowlist(DATAVERSE_HOST_SUFFIXES, d365.allowedHosts, [d365.orgUrl]);
     this.authorityHosts = new HostAllowlist(ENTRA_HOSTS, d365.allowedHosts, [d365.authorityHost]);
   }
 

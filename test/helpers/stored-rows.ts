@@ -1,0 +1,28 @@
+import Database from 'better-sqlite3';
+import { expect } from 'vitest';
+import type { Sandbox } from '../../src/sandbox/index.js';
+
+export interface StoredRowView {
+  deleted: number;
+  data: string;
+}
+
+/** A table's rows as the hub's SQLite file holds them (read-only, beside a running or stopped hub). */
+export function storedRows(dbPath: string, tenant: string, table: string): Map<string, StoredRowView> {
+  const db = new Database(dbPath, { readonly: true });
+  const rows = db.prepare('SELECT id, deleted, data FROM rows WHERE tenant_id = ? AND logical = ?').all(tenant, table) as Array<{ id: string } & StoredRowView>;
+  db.close();
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** The store mirrors the sandbox table exactly: every live row with its columns, nothing else live. */
+export function expectExactMirror(stored: Map<string, StoredRowView>, sandbox: Sandbox, table: string, primaryKey: string): void {
+  const upstream = sandbox.data.rows(table);
+  expect([...stored.values()].filter((r) => r.deleted === 0)).toHaveLength(upstream.length);
+  for (const row of upstream) {
+    const mine = stored.get(String(row[primaryKey]));
+    expect(mine?.deleted).toBe(0);
+    const { '@odata.etag': _etag, ...columns } = row;
+    expect(JSON.parse(mine!.data)).toMatchObject(columns);
+  }
+}
