@@ -55,8 +55,15 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // Answers still in flight when the hub starts closing tell the client to drop the connection: an idle
+  // keep-alive socket would otherwise hold the shutdown until the client's own keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
   });
   registerErrorHandling(app);
   registerSharedTokenAuth(app, config.sharedToken);

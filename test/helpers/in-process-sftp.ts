@@ -14,7 +14,7 @@ const attrs = (s: Stats) => ({ mode: s.mode, uid: s.uid, gid: s.gid, size: s.siz
  * `root`, and the requests ssh2-sftp-client sends for mkdir, put, exists, rename and delete. No posix-rename
  * extension, like some real servers.
  */
-export async function startInProcessSftp(root: string, credentials: { username: string; password: string }, port = 0) {
+export async function startInProcessSftp(root: string, credentials: { username: string; password: string }, port = 0, control: { stallWrites: boolean } = { stallWrites: false }) {
   const hostKey = utils.generateKeyPairSync('ed25519');
   const fingerprint = createHash('sha256').update(Buffer.from(hostKey.public.split(' ')[1]!, 'base64')).digest('base64').replace(/=+$/, '');
   const inside = (path: string) => {
@@ -55,7 +55,8 @@ export async function startInProcessSftp(root: string, credentials: { username: 
           sftp.on('LSTAT', stat);
           sftp.on('FSTAT', (reqid, buf) => guard(reqid, () => sftp.attrs(reqid, attrs(fstatSync(get(buf)!.fd!)))));
           sftp.on('OPEN', (reqid, filename, flags) => guard(reqid, () => sftp.handle(reqid, handle({ fd: openSync(inside(filename), utils.sftp.flagsToString(flags) ?? 'r'), path: filename }))));
-          sftp.on('WRITE', (reqid, buf, offset, data) => guard(reqid, () => (writeSync(get(buf)!.fd!, data, 0, data.length, offset), sftp.status(reqid, STATUS_CODE.OK))));
+          // A stalled server takes the bytes and never answers: the client's put hangs.
+          sftp.on('WRITE', (reqid, buf, offset, data) => control.stallWrites || guard(reqid, () => (writeSync(get(buf)!.fd!, data, 0, data.length, offset), sftp.status(reqid, STATUS_CODE.OK))));
           sftp.on('READ', (reqid, buf, offset, length) =>
             guard(reqid, () => {
               const data = Buffer.alloc(length);

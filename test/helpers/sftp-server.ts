@@ -20,6 +20,8 @@ export interface TestSftpServer {
   hostKeySha256: string;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** In-process server only: while true, uploads hang (writes are never answered). */
+  stall?: { stallWrites: boolean };
 }
 
 async function waitForPort(port: number): Promise<void> {
@@ -53,14 +55,16 @@ export async function startSftpServer(options: { inProcess?: boolean } = {}): Pr
     announced = true;
   }
   const credentials = { username: 'hubtest', password: 'Secret123!' };
-  let server = await startInProcessSftp(dir, credentials, port);
+  const stall = { stallWrites: false };
+  let server = await startInProcessSftp(dir, credentials, port, stall);
   const handle: TestSftpServer = {
     kind: 'in-process',
     uploadDir,
     hostKeySha256: server.fingerprint,
     env: { SFTP_HOST: '127.0.0.1', SFTP_PORT: String(port), SFTP_USERNAME: credentials.username, SFTP_PASSWORD: credentials.password, SFTP_REMOTE_DIR: uploadDir },
     stop: () => server.close(),
-    start: async () => void (server = await startInProcessSftp(dir, credentials, port)),
+    start: async () => void (server = await startInProcessSftp(dir, credentials, port, stall)),
+    stall,
   };
   onTestFinished(() => handle.stop().catch(() => undefined));
   return handle;
