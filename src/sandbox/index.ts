@@ -48,6 +48,8 @@ export interface Sandbox {
   caPem: string;
   requests: RecordedRequest[];
   tokenRequests(): number;
+  /** Every token issued so far is refused from now on (as after a key rollover): 401 until the client fetches a new one. */
+  revokeTokens(): void;
   data: SandboxData;
   faults: FaultInjector;
   close(): Promise<void>;
@@ -160,6 +162,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     caPem: cert,
     requests,
     tokenRequests: () => entra.tokenRequests,
+    revokeTokens: () => entra.tokens.clear(),
     data,
     faults,
     close: async () => {
