@@ -51,7 +51,8 @@ export function answerDataverse(ctx: DataverseContext, pathAndQuery: string, pre
   if (single) return oneEntityDefinition(ctx, base, single[1]!, url.searchParams);
 
   const table = ctx.data.bySet(resource);
-  if (!table) throw new ODataFault(404, '0x80060888', `Resource not found for the segment '${resource}'.`);
+  // Recorded: an unknown entity set answers 0x8006088a (fixtures/dataverse/error-resource-not-found-segment).
+  if (!table) throw new ODataFault(404, '0x8006088a', `Resource not found for the segment '${resource}'.`);
   return readCollection(ctx, base, table, url, pathAndQuery, prefer);
 }
 
@@ -124,20 +125,24 @@ function project(table: SandboxTable, record: RowRecord, select: string[] | null
   return JSON.stringify(out);
 }
 
-/** A collection body as text: rows are already JSON, so the page is joined rather than serialised again. */
-function collection(context: string, rows: string[], tail: Record<string, string | undefined>): string {
-  const links = Object.entries(tail)
-    .filter(([, value]) => value !== undefined)
-    .map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`)
-    .join('');
-  return `{"@odata.context":${JSON.stringify(context)},"value":[${rows.join(',')}]${links}}`;
+/**
+ * A collection body as text: rows are already JSON, so the page is joined rather than serialised again.
+ * As recorded, `@odata.nextLink` follows `value` and `@odata.deltaLink` precedes it
+ * (fixtures/dataverse/paging-first-page, change-tracking-initial, change-tracking-delta).
+ */
+function collection(context: string, rows: string[], links: { '@odata.nextLink'?: string; '@odata.deltaLink'?: string }): string {
+  const link = (key: keyof typeof links) => (links[key] === undefined ? '' : `,${JSON.stringify(key)}:${JSON.stringify(links[key])}`);
+  return `{"@odata.context":${JSON.stringify(context)}${link('@odata.deltaLink')},"value":[${rows.join(',')}]${link('@odata.nextLink')}}`;
 }
 
 function deltaToken(version: number, at: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
   const stamp = `${p(at.getUTCMonth() + 1)}/${p(at.getUTCDate())}/${at.getUTCFullYear()} ${p(at.getUTCHours())}:${p(at.getUTCMinutes())}:${p(at.getUTCSeconds())}`;
-  // Dataverse escapes the "!" too (encodeURIComponent leaves it): 919042%2108%2F22%2F2017%2008%3A10%3A44.
-  return encodeURIComponent(`${version}!${stamp}`).replaceAll('!', '%21');
+  // As recorded in Microsoft's docs: the "!" escaped too (encodeURIComponent leaves it) and lower-case hex,
+  // 919042%2108%2f22%2f2017%2008%3a10%3a44 (fixtures/dataverse/change-tracking-initial).
+  return encodeURIComponent(`${version}!${stamp}`)
+    .replaceAll('!', '%21')
+    .replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase());
 }
 
 /** Position of the first id after `after` in sorted ids (keyset paging). */
@@ -159,7 +164,8 @@ function readCollection(ctx: DataverseContext, base: string, table: SandboxTable
   const select = selectList(params);
   const columns = selectableColumns(table);
   for (const column of select ?? []) {
-    if (!columns.has(column)) throw new ODataFault(400, '0x80060888', `Could not find a property named '${column}' on type 'Microsoft.Dynamics.CRM.${table.def.logical}'.`);
+    // Recorded with code "0x0" (fixtures/dataverse/error-property-not-found).
+    if (!columns.has(column)) throw new ODataFault(400, '0x0', `Could not find a property named '${column}' on type 'Microsoft.Dynamics.CRM.${table.def.logical}'.`);
   }
   const skip = params.get('$skiptoken');
   const cookie = skip ? decodeSkipToken(skip) : null;
@@ -184,7 +190,7 @@ function readCollection(ctx: DataverseContext, base: string, table: SandboxTable
       const value = pageIds.map((id) => project(table, table.rows.get(id)!, select, prefer.formattedValues));
       const more = start + pageSize < ids.length;
       const tail = more
-        ? { '@odata.nextLink': next({ page: (cookie?.page ?? 1) + 1, last: { [table.def.primaryKey]: pageIds.at(-1)! }, extra: { snapshot: String(snapshot) }, tracking: true }) }
+        ? { '@odata.nextLink': next({ page: (cookie?.page ?? 1) + 1, last: { [table.def.primaryKey]: pageIds.at(-1)! }, first: { [table.def.primaryKey]: pageIds[0]! }, extra: { snapshot: String(snapshot) }, tracking: true }) }
         : { '@odata.deltaLink': deltaLink };
       return { status: 200, headers: applied, body: collection(context, value, tail) };
     }
@@ -220,7 +226,11 @@ function readCollection(ctx: DataverseContext, base: string, table: SandboxTable
   const last = page.at(-1);
   const more = records.length > limit && top === null && last !== undefined;
   const tail = more
-    ? { '@odata.nextLink': next({ page: (cookie?.page ?? 1) + 1, last: Object.fromEntries(keys.map((k) => [k.field, String(read(last, k.field))])), extra: {}, tracking: false }) }
+    ? { '@odata.nextLink': next({ page: (cookie?.page ?? 1) + 1, last: Object.fromEntries(keys.map((k) => [k.field, String(read(last, k.field))])),
+          first: Object.fromEntries(keys.map((k) => [k.field, String(read(page[0]!, k.field))])),
+          extra: {},
+          tracking: false,
+        }) }
     : {};
   return { status: 200, headers: applied, body: collection(context, value, tail) };
 }

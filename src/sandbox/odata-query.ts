@@ -112,20 +112,28 @@ export interface PagingCookie {
   page: number;
   /** The sort values of the last row served, by column. */
   last: Record<string, string>;
+  /** And of the first row served (Dataverse writes both; the sandbox reads only `last`). */
+  first?: Record<string, string>;
   /** Sandbox state carried along (snapshot version, delta phase). */
   extra: Record<string, string>;
   tracking: boolean;
 }
 
-/** Dataverse's skiptoken: an XML-ish cookie whose inner paging cookie is url-encoded once more. */
+const lowerHex = (text: string) => text.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase());
+
+/**
+ * Dataverse's skiptoken as recorded (fixtures/dataverse/paging-first-page): an XML-ish cookie whose inner paging
+ * cookie is url-encoded once more in lower-case hex, the outer one leaving `=` and `/` as they are.
+ */
 export function encodeSkipToken(cookie: PagingCookie): string {
   const extras = Object.entries(cookie.extra).map(([k, v]) => ` ${k}="${v}"`).join('');
+  const literal = (value: string) => (/^[0-9a-f-]{36}$/.test(value) ? `{${value.toUpperCase()}}` : value);
   const lasts = Object.entries(cookie.last)
-    .map(([column, value]) => `<${column} last="${/^[0-9a-f-]{36}$/.test(value) ? `{${value.toUpperCase()}}` : value}" />`)
+    .map(([column, value]) => `<${column} last="${literal(value)}"${cookie.first?.[column] !== undefined ? ` first="${literal(cookie.first[column])}"` : ''} />`)
     .join('');
   const inner = `<cookie page="${cookie.page - 1}"${extras}>${lasts}</cookie>`;
-  const outer = `<cookie pagenumber="${cookie.page}" pagingcookie="${encodeURIComponent(inner)}" istracking="${cookie.tracking ? 'True' : 'False'}" />`;
-  return encodeURIComponent(outer);
+  const outer = `<cookie pagenumber="${cookie.page}" pagingcookie="${lowerHex(encodeURIComponent(inner))}" istracking="${cookie.tracking ? 'True' : 'False'}" />`;
+  return encodeURIComponent(outer).replaceAll('%3D', '=').replaceAll('%2F', '/');
 }
 
 export function decodeSkipToken(token: string): PagingCookie {
@@ -135,7 +143,7 @@ export function decodeSkipToken(token: string): PagingCookie {
   const head = /^<cookie([^>]*)>/.exec(inner)?.[1] ?? '';
   const extra = Object.fromEntries([...head.matchAll(/(\w+)="([^"]*)"/g)].filter(([, k]) => k !== 'page').map(([, k, v]) => [k!, v!]));
   const last = Object.fromEntries(
-    [...inner.matchAll(/<(\w+) last="([^"]*)" \/>/g)].map(([, column, value]) => [column!, /^\{[0-9A-F-]{36}\}$/.test(value!) ? value!.slice(1, -1).toLowerCase() : value!]),
+    [...inner.matchAll(/<(\w+) last="([^"]*)"[^>]*\/>/g)].map(([, column, value]) => [column!, /^\{[0-9A-F-]{36}\}$/.test(value!) ? value!.slice(1, -1).toLowerCase() : value!]),
   );
   return { page: Number(outer[1]), last, extra, tracking: outer[3] === 'True' };
 }
