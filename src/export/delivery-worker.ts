@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
+import { BackgroundLoop } from '../background-loop.js';
 import type { SubmissionsRepository } from '../store/submissions-repository.js';
 import type { ExportService } from './export-service.js';
 
@@ -8,42 +8,27 @@ import type { ExportService } from './export-service.js';
  * due again: nothing recorded is ever left behind by a crash.
  */
 export class DeliveryWorker {
-  private readonly abort = new AbortController();
-  private loop: Promise<void> | null = null;
+  private readonly loop: BackgroundLoop;
 
   constructor(
     private readonly options: { exports: ExportService; repository: SubmissionsRepository; intervalMs: number; now: () => Date; log: FastifyBaseLogger },
-  ) {}
+  ) {
+    this.loop = new BackgroundLoop({ everyMs: options.intervalMs, round: () => options.exports.deliverDue(), log: options.log, what: 'delivery round' });
+  }
 
   start(): void {
     const recovered = this.options.repository.recoverInterrupted(this.options.now().toISOString());
     if (recovered > 0) this.options.log.warn({ recovered }, 'deliveries interrupted by a restart are due again');
-    this.loop ??= this.run();
+    this.loop.start();
   }
 
   /** Starts no more rounds (shutdown, first step). */
   interrupt(): void {
-    this.abort.abort();
+    this.loop.interrupt();
   }
 
   async stop(): Promise<void> {
-    this.interrupt();
-    await this.loop;
+    await this.loop.stop();
     await this.options.exports.drain();
-  }
-
-  private async run(): Promise<void> {
-    while (!this.abort.signal.aborted) {
-      try {
-        await this.options.exports.deliverDue();
-      } catch (err) {
-        this.options.log.error({ err }, 'delivery round failed');
-      }
-      try {
-        await sleep(this.options.intervalMs, undefined, { signal: this.abort.signal });
-      } catch {
-        return;
-      }
-    }
   }
 }

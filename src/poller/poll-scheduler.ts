@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
+import { BackgroundLoop } from '../background-loop.js';
 import type { RegistrationsRepository } from '../store/registrations-repository.js';
 import type { SyncRepository } from '../store/sync-repository.js';
 import type { PollService } from './poll-service.js';
@@ -25,38 +25,27 @@ export interface PollSchedulerOptions {
  * else's schedule beyond the cap. Failures are recorded per table by the poll service and logged here.
  */
 export class PollScheduler {
-  private readonly abort = new AbortController();
   private readonly dueAt = new Map<string, { tenant: string; table: string; at: number }>();
   private readonly running = new Map<string, Promise<void>>();
-  private loop: Promise<void> | null = null;
+  private readonly loop: BackgroundLoop;
 
-  constructor(private readonly options: PollSchedulerOptions) {}
+  constructor(private readonly options: PollSchedulerOptions) {
+    const everyMs = options.tickMs ?? Math.min(1000, options.intervalMs);
+    this.loop = new BackgroundLoop({ everyMs, round: () => this.startDue(), log: options.log, what: 'scheduling polls' });
+  }
 
   start(): void {
-    this.loop ??= this.run();
+    this.loop.start();
   }
 
   /** Stops starting polls at once (the poll service interrupts those running); `stop()` waits for them. */
   interrupt(): void {
-    this.abort.abort();
+    this.loop.interrupt();
   }
 
   async stop(): Promise<void> {
-    this.interrupt();
-    await this.loop;
+    await this.loop.stop();
     await Promise.allSettled([...this.running.values()]);
-  }
-
-  private async run(): Promise<void> {
-    const tickMs = this.options.tickMs ?? Math.min(1000, this.options.intervalMs);
-    while (!this.abort.signal.aborted) {
-      this.tick();
-      try {
-        await sleep(tickMs, undefined, { signal: this.abort.signal });
-      } catch {
-        return;
-      }
-    }
   }
 
   private now(): number {
@@ -73,16 +62,8 @@ export class PollScheduler {
     return finished ? this.nextAfter(Date.parse(finished)) : this.now();
   }
 
-  private tick(): void {
-    if (this.abort.signal.aborted) return;
-    try {
-      this.startDue();
-    } catch (err) {
-      this.options.log.error({ err }, 'scheduling polls failed');
-    }
-  }
-
   private startDue(): void {
+    if (this.loop.stopped) return;
     const registered = new Set<string>();
     for (const { tenant_id: tenant, logical: table } of this.options.registrations.all()) {
       const key = lockKey(tenant, table);
@@ -114,7 +95,11 @@ export class PollScheduler {
         const entry = this.dueAt.get(key);
         if (entry) entry.at = this.nextAfter(this.now());
         // A freed slot goes to the next due table now rather than at the next tick.
-        this.tick();
+        try {
+          this.startDue();
+        } catch (err) {
+          log.error({ err }, 'scheduling polls failed');
+        }
       });
     this.running.set(key, work);
   }

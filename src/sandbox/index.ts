@@ -39,13 +39,18 @@ export interface RecordedRequest {
   at: number;
 }
 
-export interface Sandbox {
+/** Where a Dataverse (simulated or recorded) and its Entra token endpoint answer, and the app that may call it. */
+export interface DataverseEndpoint {
   orgUrl: string;
   authorityHost: string;
   tenantId: string;
   clientId: string;
   clientSecret: string;
+  /** The self-signed certificate the servers present, to trust. */
   caPem: string;
+}
+
+export interface Sandbox extends DataverseEndpoint {
   requests: RecordedRequest[];
   tokenRequests(): number;
   /** Every token issued so far is refused from now on (as after a key rollover): 401 until the client fetches a new one. */

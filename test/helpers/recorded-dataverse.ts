@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { createLoopbackCertificate } from '../../src/sandbox/certificate.js';
 import { EntraSimulator } from '../../src/sandbox/entra.js';
+import type { DataverseEndpoint } from '../../src/sandbox/index.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'dataverse');
 /** The host the recorded bodies name (the docs' `[Organization URI]`, see the fixtures' README). */
@@ -18,13 +19,7 @@ export interface RecordedAnswer {
   headers?: Record<string, string>;
 }
 
-export interface RecordedDataverse {
-  orgUrl: string;
-  authorityHost: string;
-  tenantId: string;
-  clientId: string;
-  clientSecret: string;
-  caPem: string;
+export interface RecordedDataverse extends DataverseEndpoint {
   /** Requests as they reached the server, path and query verbatim. */
   requests: Array<{ url: string; headers: IncomingHttpHeaders }>;
 }

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { onTestFinished } from 'vitest';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.js';
+import { startSandbox, type DataverseEndpoint, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.js';
 import { buildTestApp } from './build-test-app.js';
+import { hubClient } from './hub-client.js';
 
 /** A fresh Dataverse sandbox (Entra ID + Web API over HTTPS on 127.0.0.1), closed when the test ends. */
 export async function startTestSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
@@ -10,7 +11,8 @@ export async function startTestSandbox(options: SandboxOptions = {}): Promise<Sa
   return sandbox;
 }
 
-export function sandboxEnv(sandbox: Sandbox): Record<string, string> {
+/** The D365_* variables of a default connection to this endpoint. */
+export function sandboxEnv(sandbox: DataverseEndpoint): Record<string, string> {
   return {
     D365_ORG_URL: sandbox.orgUrl,
     D365_TENANT_ID: sandbox.tenantId,
@@ -37,4 +39,13 @@ export async function buildHubOnSandbox(
     { extraCa: [sandbox, ...alsoTrusted].map((s) => s.caPem), retryDelays: { baseDelayMs: 20, maxDelayMs: 200 } },
   );
   return { app, sandbox };
+}
+
+/** A fresh sandbox (its sample data) and a hub on it with `tables` registered for tenant acme. */
+export async function acmeWithTables(tables: string[], env: Record<string, string> = {}) {
+  const sandbox = await startTestSandbox();
+  const { app } = await buildHubOnSandbox(sandbox, env);
+  const hub = hubClient(app, 'acme');
+  await hub.register(tables);
+  return { sandbox, app, hub };
 }

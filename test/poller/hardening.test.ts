@@ -1,14 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_LINK_REFUSALS } from '../../src/poller/poll-service.js';
 import { hubClient } from '../helpers/hub-client.js';
-import { buildHubOnSandbox, startTestSandbox } from '../helpers/sandbox.js';
+import { acmeWithTables, buildHubOnSandbox, startTestSandbox } from '../helpers/sandbox.js';
 
 describe('poller hardening', () => {
   it('reads a table afresh after its stored delta link was refused for good a few polls in a row', async () => {
-    const sandbox = await startTestSandbox();
-    const { app } = await buildHubOnSandbox(sandbox);
-    const hub = hubClient(app, 'acme');
-    await hub.register(['contact']);
+    const { sandbox, hub } = await acmeWithTables(['contact']);
     await hub.poll();
     const [gone] = sandbox.data.rows('contact');
     sandbox.data.deleteRow('contact', String(gone!.contactid));
@@ -30,11 +27,8 @@ describe('poller hardening', () => {
   });
 
   it('mirrors a row committed late with a modifiedon before the watermark, within POLL_LOOKBACK_SECONDS', async () => {
-    const sandbox = await startTestSandbox();
-    const { app } = await buildHubOnSandbox(sandbox, { POLL_LOOKBACK_SECONDS: '300' });
-    const hub = hubClient(app, 'acme');
     const table = 'cr83d_supplierquote';
-    await hub.register([table]);
+    const { sandbox, hub } = await acmeWithTables([table], { POLL_LOOKBACK_SECONDS: '300' });
     sandbox.data.setNow(new Date('2030-01-01T10:00:00Z'));
     sandbox.data.createRow(table, { cr83d_name: 'Watermark' });
     await hub.poll();

@@ -15,6 +15,7 @@ import { openDatabase } from '../../../src/store/db.js';
 import { createRowsRepository } from '../../../src/store/rows-repository.js';
 import { createSyncRepository } from '../../../src/store/sync-repository.js';
 import { buildTestApp, tempDir } from '../../helpers/build-test-app.js';
+import { sandboxEnv } from '../../helpers/sandbox.js';
 import { startRecordedDataverse, type RecordedAnswer, type RecordedDataverse } from '../../helpers/recorded-dataverse.js';
 
 /**
@@ -28,10 +29,7 @@ const pathOf = (link: string) => link.replace(/^https:\/\/[^/]+/, '');
 /** The hub with the recorded server as its default org. */
 async function hubOn(routes: Record<string, RecordedAnswer | RecordedAnswer[]>) {
   const recorded = await startRecordedDataverse(routes);
-  const { app } = await buildTestApp(
-    { D365_ORG_URL: recorded.orgUrl, D365_TENANT_ID: recorded.tenantId, D365_CLIENT_ID: recorded.clientId, D365_CLIENT_SECRET: recorded.clientSecret, D365_AUTHORITY_HOST: recorded.authorityHost },
-    { extraCa: [recorded.caPem], retryDelays: { baseDelayMs: 20, maxDelayMs: 200 } },
-  );
+  const { app } = await buildTestApp(sandboxEnv(recorded), { extraCa: [recorded.caPem], retryDelays: { baseDelayMs: 20, maxDelayMs: 200 } });
   return { app, recorded };
 }
 
