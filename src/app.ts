@@ -9,12 +9,14 @@ import { HubError } from './errors.js';
 import { registerSharedTokenAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { loggerOptions } from './logger.js';
-import { d365ConnectionRoutes } from './routes/d365-connection.js';
-import { d365RowsRoutes } from './routes/d365-rows.js';
-import { d365SyncRoutes } from './routes/d365-sync.js';
-import { d365TableRoutes } from './routes/d365-tables.js';
+import { connectorConnectionRoutes } from './routes/connector-connection.js';
+import { connectorRowsRoutes } from './routes/connector-rows.js';
+import { connectorSyncRoutes } from './routes/connector-sync.js';
+import { connectorTableRoutes } from './routes/connector-tables.js';
+import { connectorListRoutes } from './routes/connectors.js';
 import { rootRoutes } from './routes/root.js';
 import { submissionRoutes } from './routes/submissions.js';
+import { CONNECTORS } from './connectors/registry.js';
 import { createServices, type ServiceOverrides } from './services.js';
 import { SERVICE_NAME, SERVICE_VERSION } from './version.js';
 
@@ -65,7 +67,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     reply.header('x-request-id', request.id);
     if (closing) reply.header('connection', 'close');
   });
-  registerErrorHandling(app);
+  registerErrorHandling(app, CONNECTORS.map((c) => c.id));
   registerSharedTokenAuth(app, config.sharedToken);
 
   const endpoints: string[] = [];
@@ -78,7 +80,11 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
 
   await app.register(swagger, {
     openapi: {
-      info: { title: SERVICE_NAME, version: SERVICE_VERSION, description: 'Integration hub between a product API and Microsoft Dynamics 365 / Dataverse.' },
+      info: {
+        title: SERVICE_NAME,
+        version: SERVICE_VERSION,
+        description: `Integration hub between a product API and its customers' systems: ${CONNECTORS.map((c) => c.name).join(', ')}.`,
+      },
       components: { securitySchemes: { internalToken: { type: 'apiKey', in: 'header', name: 'X-Internal-Token' } } },
       security: config.sharedToken ? [{ internalToken: [] }] : [],
     },
@@ -105,10 +111,15 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     });
   }
   await app.register(rootRoutes, { services, endpoints: () => [...endpoints].sort() });
-  await app.register(d365ConnectionRoutes, { services });
-  await app.register(d365TableRoutes, { services });
-  await app.register(d365SyncRoutes, { services });
-  await app.register(d365RowsRoutes, { services });
+  await app.register(connectorListRoutes, { services });
+  // Static paths per connector: each connector's routes and schemas (its connection fields, its test answer) are exact.
+  for (const definition of CONNECTORS) {
+    await app.register(connectorConnectionRoutes, { services, definition });
+    await app.register(connectorTableRoutes, { services, definition });
+    await app.register(connectorSyncRoutes, { services, definition });
+    await app.register(connectorRowsRoutes, { services, definition });
+    if (definition.routes) await app.register(definition.routes, { connections: services.connectors.get(definition.id) });
+  }
   await app.register(submissionRoutes, { services });
   return app;
 }

@@ -45,6 +45,18 @@ const EnvSchema = z.object({
   D365_TABLE_CACHE_SECONDS: nonNegativeInt.default(300),
   D365_CIRCUIT_FAILURES: positiveInt.default(5),
   D365_CIRCUIT_COOLDOWN_SECONDS: positiveInt.default(30),
+
+  BC_TENANT_ID: z.string().min(1).optional(),
+  BC_CLIENT_ID: z.string().min(1).optional(),
+  BC_CLIENT_SECRET: z.string().min(1).optional(),
+  BC_ENVIRONMENT: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Business Central environment name').default('production'),
+  BC_COMPANY_ID: z.guid('must be a company id (GUID)').optional(),
+  BC_API_URL: httpsOrHttpUrl.default('https://api.businesscentral.dynamics.com'),
+  BC_AUTHORITY_HOST: httpsOrHttpUrl.default('https://login.microsoftonline.com'),
+  BC_ALLOWED_HOSTS: hostList.optional(),
+  BC_PAGE_SIZE: positiveInt.max(20000).default(5000),
+  BC_MAX_CONCURRENCY: positiveInt.max(100).default(5),
+  BC_REQUESTS_PER_5_MINUTES: positiveInt.default(6000),
   HUB_RATE_LIMIT_PER_MINUTE: nonNegativeInt.default(600),
   METRICS_MAX_ORG_LABELS: positiveInt.default(100),
 
@@ -91,6 +103,16 @@ export interface D365Connection {
   authorityHost: string;
 }
 
+export interface BcConnection {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  environment: string;
+  companyId: string;
+  apiUrl: string;
+  authorityHost: string;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -121,6 +143,18 @@ export interface Config {
     tableCacheMs: number;
     circuitFailures: number;
     circuitCooldownMs: number;
+  };
+  bc: {
+    /** The default connection; undefined when the BC_* settings are incomplete. */
+    defaultConnection?: BcConnection;
+    missing: string[];
+    apiUrl: string;
+    authorityHost: string;
+    environment: string;
+    allowedHosts: string[];
+    pageSize: number;
+    maxConcurrency: number;
+    requestsPer5Minutes: number;
   };
   /** Requests per minute per tenant (per client address outside /tenants); 0 turns the limit off. */
   rateLimitPerMinute: number;
@@ -176,6 +210,27 @@ function stripTrailingSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
+function bcConfig(e: Env): Config['bc'] {
+  const required = { BC_TENANT_ID: e.BC_TENANT_ID, BC_CLIENT_ID: e.BC_CLIENT_ID, BC_CLIENT_SECRET: e.BC_CLIENT_SECRET, BC_COMPANY_ID: e.BC_COMPANY_ID };
+  const missing = Object.entries(required).filter(([, v]) => v === undefined).map(([k]) => k);
+  const apiUrl = stripTrailingSlash(e.BC_API_URL);
+  const authorityHost = stripTrailingSlash(e.BC_AUTHORITY_HOST);
+  return {
+    defaultConnection:
+      missing.length === 0
+        ? { tenantId: e.BC_TENANT_ID!, clientId: e.BC_CLIENT_ID!, clientSecret: e.BC_CLIENT_SECRET!, companyId: e.BC_COMPANY_ID!, environment: e.BC_ENVIRONMENT, apiUrl, authorityHost }
+        : undefined,
+    missing,
+    apiUrl,
+    authorityHost,
+    environment: e.BC_ENVIRONMENT,
+    allowedHosts: e.BC_ALLOWED_HOSTS ?? [],
+    pageSize: e.BC_PAGE_SIZE,
+    maxConcurrency: e.BC_MAX_CONCURRENCY,
+    requestsPer5Minutes: e.BC_REQUESTS_PER_5_MINUTES,
+  };
+}
+
 function toConfig(e: Env): Config {
   const connectionVars = {
     D365_ORG_URL: e.D365_ORG_URL,
@@ -222,6 +277,7 @@ function toConfig(e: Env): Config {
       circuitFailures: e.D365_CIRCUIT_FAILURES,
       circuitCooldownMs: e.D365_CIRCUIT_COOLDOWN_SECONDS * 1000,
     },
+    bc: bcConfig(e),
     rateLimitPerMinute: e.HUB_RATE_LIMIT_PER_MINUTE,
     metricsMaxOrgLabels: e.METRICS_MAX_ORG_LABELS,
     poll: {

@@ -59,19 +59,26 @@ export class ServiceUnavailableError extends HubError {
   }
 }
 
-/** A failure reported by (or on the way to) Dynamics 365; carries the upstream status, code and message. */
+/** The source system a request went to: its connector id names the error codes (`bc_error`), `name` the messages. */
+export interface UpstreamSystem {
+  id: string;
+  name: string;
+}
+
+/** A failure reported by (or on the way to) a source system; carries the upstream status, code and message. */
 export class UpstreamError extends HubError {
   readonly upstreamStatus: number | null;
   readonly upstreamCode: string | null;
   readonly upstreamMessage: string;
 
   constructor(
+    system: UpstreamSystem,
     upstream: { status: number | null; code: string | null; message: string },
     hint?: string,
     options?: { cause?: unknown },
   ) {
     const text = hint ? `${hint} (upstream: ${upstream.message})` : upstream.message;
-    super(502, 'd365_error', `Dynamics 365 request failed: ${text}`, {
+    super(502, `${system.id}_error`, `${system.name} request failed: ${text}`, {
       cause: options?.cause,
       details: { upstream: { status: upstream.status, code: upstream.code, message: upstream.message } },
     });

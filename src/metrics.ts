@@ -15,17 +15,22 @@ export class HubMetrics {
     buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
     registers: [this.registry],
   });
-  readonly d365Requests = new Counter({ name: 'hub_d365_requests_total', help: 'Dataverse requests by answer status ("network" when none came)', labelNames: ['org', 'status'], registers: [this.registry] });
-  readonly d365Throttled = new Counter({ name: 'hub_d365_throttled_total', help: 'Dataverse 429 answers', labelNames: ['org'], registers: [this.registry] });
-  readonly d365ThrottleWait = new Counter({ name: 'hub_d365_throttle_wait_seconds_total', help: 'Seconds spent waiting on Retry-After', labelNames: ['org'], registers: [this.registry] });
-  readonly d365CircuitOpen = new Gauge({ name: 'hub_d365_circuit_open', help: '1 while calls to the org fail fast after repeated failures', labelNames: ['org'], registers: [this.registry] });
+  readonly upstreamRequests = new Counter({
+    name: 'hub_upstream_requests_total',
+    help: 'Requests to source systems by connector, host and answer status ("network" when none came)',
+    labelNames: ['connector', 'org', 'status'],
+    registers: [this.registry],
+  });
+  readonly upstreamThrottled = new Counter({ name: 'hub_upstream_throttled_total', help: 'Throttling answers (429) from source systems', labelNames: ['connector', 'org'], registers: [this.registry] });
+  readonly upstreamThrottleWait = new Counter({ name: 'hub_upstream_throttle_wait_seconds_total', help: 'Seconds spent waiting after throttling answers', labelNames: ['connector', 'org'], registers: [this.registry] });
+  readonly upstreamCircuitOpen = new Gauge({ name: 'hub_upstream_circuit_open', help: '1 while calls to the host fail fast after repeated failures', labelNames: ['connector', 'org'], registers: [this.registry] });
   readonly tokenAcquisitions = new Counter({ name: 'hub_token_acquisitions_total', help: 'Token requests to Entra ID (cache misses)', labelNames: ['authority', 'outcome'], registers: [this.registry] });
-  readonly rowsUpserted = new Counter({ name: 'hub_rows_upserted_total', help: 'Rows written by polls', labelNames: ['tenant', 'table'], registers: [this.registry] });
-  readonly rowsDeleted = new Counter({ name: 'hub_rows_deleted_total', help: 'Rows tombstoned by polls', labelNames: ['tenant', 'table'], registers: [this.registry] });
+  readonly rowsUpserted = new Counter({ name: 'hub_rows_upserted_total', help: 'Rows written by polls', labelNames: ['tenant', 'connector', 'table'], registers: [this.registry] });
+  readonly rowsDeleted = new Counter({ name: 'hub_rows_deleted_total', help: 'Rows tombstoned by polls', labelNames: ['tenant', 'connector', 'table'], registers: [this.registry] });
   readonly pollDuration = new Histogram({
     name: 'hub_poll_duration_seconds',
     help: 'Duration of one table poll',
-    labelNames: ['tenant', 'table', 'outcome'],
+    labelNames: ['tenant', 'connector', 'table', 'outcome'],
     buckets: [0.1, 0.5, 1, 5, 30, 120, 600],
     registers: [this.registry],
   });

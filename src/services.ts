@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
-import { D365Connections } from './connectors/dataverse/connections.js';
-import type { RequestLimits } from './connectors/dataverse/odata-client.js';
+import { Connections, ConnectorSet } from './connectors/connections.js';
+import type { RequestLimits } from './connectors/http/odata-client.js';
 import { OutboundAgents } from './connectors/http/outbound-agents.js';
+import { OutboundPool } from './connectors/http/outbound-pool.js';
+import { CONNECTORS } from './connectors/registry.js';
 import { LocalDelivery } from './export/deliveries/local-delivery.js';
 import { SftpDelivery } from './export/deliveries/sftp-delivery.js';
 import { SmtpDelivery } from './export/deliveries/smtp-delivery.js';
@@ -43,7 +45,7 @@ export interface Services {
   db: Db;
   now: () => Date;
   metrics: HubMetrics;
-  d365: D365Connections;
+  connectors: ConnectorSet;
   tables: TableRegistry;
   polls: PollService;
   rows: RowsRepository;
@@ -83,31 +85,35 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
   const registrations = createRegistrationsRepository(db);
   const sync = createSyncRepository(db);
   const rows = createRowsRepository(db);
-  const log = app.log.child({ component: 'd365' });
-  const d365 = new D365Connections({
-    d365: config.d365,
-    repository: createConnectionsRepository(db),
-    secretBox: config.secretKey ? new SecretBox(config.secretKey) : undefined,
-    agents,
-    limits,
-    metrics,
-    log,
-    now,
-    idleMs,
-    onSourceChange: (tenant, from, to) => {
-      const reset = sync.reset({ tenant }, to, `the connection moved from ${from} to ${to}`, now().toISOString());
-      log.info({ tenant, from, to, tables: reset }, 'connection moved to another org; its tables are read again in full at the next poll');
-    },
-  });
-  const sweeper = setInterval(() => agents.sweep() + d365.sweep(), Math.min(60_000, idleMs)).unref();
+  const log = app.log.child({ component: 'connectors' });
+  const pool = new OutboundPool({ agents, limits, metrics, circuit: { failures: config.d365.circuitFailures, cooldownMs: config.d365.circuitCooldownMs }, idleMs });
+  const repository = createConnectionsRepository(db);
+  const secretBox = config.secretKey ? new SecretBox(config.secretKey) : undefined;
+  const connectors = new ConnectorSet(
+    CONNECTORS.map(
+      (definition) =>
+        new Connections({
+          definition,
+          config,
+          context: { config, pool, log },
+          repository,
+          secretBox,
+          now,
+          idleMs,
+          onSourceChange: (tenant, from, to) => {
+            const reset = sync.reset({ tenant, connector: definition.id }, to, `the connection moved from ${from} to ${to}`, now().toISOString());
+            log.info({ tenant, connector: definition.id, from, to, tables: reset }, 'connection moved to another source; its tables are read again in full at the next poll');
+          },
+        }),
+    ),
+  );
+  const sweeper = setInterval(() => agents.sweep() + pool.sweep() + connectors.sweep(), Math.min(60_000, idleMs)).unref();
   closers.push(() => clearInterval(sweeper));
 
-  const connectorFor = (tenant: string) => d365.connectorFor(tenant);
-  const tables = new TableRegistry({ registrations, sync, rows, connectorFor, now });
+  const tables = new TableRegistry({ registrations, sync, rows, connectors, now });
   const polls = new PollService({
     sync,
-    registrations,
-    connectorFor,
+    connectors,
     locks: new PollLocks(),
     reconcileIntervalMs: config.poll.reconcileIntervalMs,
     lookbackMs: config.poll.lookbackMs,
@@ -157,9 +163,9 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
     submissions.depth().map(({ status, count }) => ({ labels: { status }, value: count })),
   );
 
-  metrics.gaugeFromStore('hub_table_freshness_seconds', 'Seconds since the last successful poll of a tenant table', ['tenant', 'table'], () =>
-    sync.freshness(now()).map(({ tenant_id, logical, seconds }) => ({ labels: { tenant: tenant_id, table: logical }, value: seconds })),
+  metrics.gaugeFromStore('hub_table_freshness_seconds', 'Seconds since the last successful poll of a tenant table', ['tenant', 'connector', 'table'], () =>
+    sync.freshness(now()).map(({ tenant_id, connector, logical, seconds }) => ({ labels: { tenant: tenant_id, connector, table: logical }, value: seconds })),
   );
 
-  return { config, db, now, metrics, d365, tables, polls, rows, exports };
+  return { config, db, now, metrics, connectors, tables, polls, rows, exports };
 }

@@ -26,8 +26,16 @@ function describeValidation(error: FastifyError): string {
   return `Invalid ${where || 'request'}: ${issue?.message ?? first?.message ?? error.message}`;
 }
 
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /** The one place where anything thrown becomes the contract's error envelope. */
-export function registerErrorHandling(app: FastifyInstance): void {
+export function registerErrorHandling(app: FastifyInstance, connectorIds: string[]): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof HubError) {
       if (error.statusCode >= 500) request.log.warn({ err: error }, 'request failed');
@@ -50,6 +58,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send(envelope('not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`));
+    const path = request.url.split('?')[0]!;
+    // `/connectors/xero/…`, `/tenants/acme/connectors/xero:test`: a connector the hub does not have.
+    const named = /^(?:\/tenants\/[^/]+)?\/connectors\/([^/:]+)/.exec(path)?.[1];
+    if (named !== undefined && !connectorIds.includes(decodeURIComponentSafe(named))) {
+      return reply.status(404).send(envelope('connector_not_found', `The hub has no connector '${decodeURIComponentSafe(named)}'; GET /connectors lists them.`));
+    }
+    reply.status(404).send(envelope('not_found', `No route for ${request.method} ${path}.`));
   });
 }

@@ -17,11 +17,11 @@ export const commonErrorResponses = {
   500: ErrorEnvelope,
 };
 
-/** Dataverse logical names are lower-case ASCII; the check also keeps them safe inside OData literals. */
-export const LogicalName = z
-  .string()
-  .regex(/^[A-Za-z][A-Za-z0-9_]{0,127}$/, 'must be a Dataverse logical name (letters, digits, "_")')
-  .transform((name) => name.toLowerCase());
+/**
+ * A source table's name (Dataverse logical name, BC entity set). Each connector decides how names match (Dataverse
+ * lower-cases them, BC's are camelCase); the check also keeps them safe inside OData paths and literals.
+ */
+export const TableName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,127}$/, 'must be a table name (letters, digits, "_")');
 
 export const Table = z.object({
   logical: z.string(),

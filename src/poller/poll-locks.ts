@@ -24,4 +24,6 @@ export class PollLocks {
   }
 }
 
-export const lockKey = (tenant: string, table: string) => `${tenant}\u0000${table}`;
+import type { TableRef } from '../store/table-keys.js';
+
+export const lockKey = ({ tenant, connector, logical }: TableRef) => `${tenant}\u0000${connector}\u0000${logical}`;

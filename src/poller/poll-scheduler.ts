@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { BackgroundLoop } from '../background-loop.js';
 import type { RegistrationsRepository } from '../store/registrations-repository.js';
-import type { SyncRepository } from '../store/sync-repository.js';
+import type { SyncRepository, TableRef } from '../store/sync-repository.js';
 import type { PollService } from './poll-service.js';
 import { lockKey } from './poll-locks.js';
 
@@ -25,7 +25,7 @@ export interface PollSchedulerOptions {
  * else's schedule beyond the cap. Failures are recorded per table by the poll service and logged here.
  */
 export class PollScheduler {
-  private readonly dueAt = new Map<string, { tenant: string; table: string; at: number }>();
+  private readonly dueAt = new Map<string, { ref: TableRef; at: number }>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly loop: BackgroundLoop;
 
@@ -57,18 +57,18 @@ export class PollScheduler {
   }
 
   /** A table never polled is due now; otherwise one interval after its last poll ended (also across restarts). */
-  private firstDue(tenant: string, table: string): number {
-    const finished = this.options.sync.getState(tenant, table)?.last_finished_at;
+  private firstDue(ref: TableRef): number {
+    const finished = this.options.sync.getState(ref)?.last_finished_at;
     return finished ? this.nextAfter(Date.parse(finished)) : this.now();
   }
 
   private startDue(): void {
     if (this.loop.stopped) return;
     const registered = new Set<string>();
-    for (const { tenant_id: tenant, logical: table } of this.options.registrations.all()) {
-      const key = lockKey(tenant, table);
+    for (const ref of this.options.registrations.all()) {
+      const key = lockKey(ref);
       registered.add(key);
-      if (!this.dueAt.has(key)) this.dueAt.set(key, { tenant, table, at: this.firstDue(tenant, table) });
+      if (!this.dueAt.has(key)) this.dueAt.set(key, { ref, at: this.firstDue(ref) });
     }
     for (const key of this.dueAt.keys()) if (!registered.has(key)) this.dueAt.delete(key);
 
@@ -76,19 +76,20 @@ export class PollScheduler {
     const due = [...this.dueAt].filter(([key, entry]) => entry.at <= now && !this.running.has(key)).sort(([, a], [, b]) => a.at - b.at);
     for (const [key, entry] of due) {
       if (this.running.size >= this.options.concurrency) break;
-      this.launch(key, entry.tenant, entry.table);
+      this.launch(key, entry.ref);
     }
   }
 
-  private launch(key: string, tenant: string, table: string): void {
+  private launch(key: string, ref: TableRef): void {
     const { polls, log } = this.options;
+    const { tenant, connector, logical: table } = ref;
     const work = polls
-      .poll(tenant, [table], { skipBusy: true })
+      .poll(tenant, connector, [table], { skipBusy: true })
       .then(
         (results) => {
-          for (const r of results.filter((r) => r.outcome === 'error')) log.warn({ tenant, table, error: r.error }, 'scheduled poll of a table failed');
+          for (const r of results.filter((r) => r.outcome === 'error')) log.warn({ tenant, connector, table, error: r.error }, 'scheduled poll of a table failed');
         },
-        (err: unknown) => log.warn({ err, tenant, table }, 'scheduled poll failed'),
+        (err: unknown) => log.warn({ err, tenant, connector, table }, 'scheduled poll failed'),
       )
       .finally(() => {
         this.running.delete(key);

@@ -1,17 +1,17 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Connector, ReadRequest } from '../connectors/dataverse/connector.js';
-import type { TableInfo } from '../connectors/dataverse/metadata.js';
+import type { ConnectorSet } from '../connectors/connections.js';
+import type { ConnectorDefinition, ModeLabel, ReadRequest, SourceConnector, TableInfo, TableSync } from '../connectors/types.js';
 import { ConflictError, HubError, ServiceUnavailableError, UpstreamError } from '../errors.js';
 import type { HubMetrics } from '../metrics.js';
-import type { RegistrationsRepository } from '../store/registrations-repository.js';
-import type { SyncMode, SyncRepository, SyncState } from '../store/sync-repository.js';
-import { laterOf, splitPage } from './page-rows.js';
+import type { SyncMode, SyncRepository, SyncState, TableRef } from '../store/sync-repository.js';
 import { lockKey, type PollLocks } from './poll-locks.js';
 import { fullRun, planRun, type RunPlan } from './run-plan.js';
+import { laterOf } from './watermark.js';
 
 export interface TablePollResult {
   table: string;
-  mode: SyncMode | null;
+  /** The sync mode as the connector names it (Dataverse says `modifiedon` for cursor mode). */
+  mode: ModeLabel | null;
   upserted: number;
   deleted: number;
   pages: number;
@@ -22,8 +22,7 @@ export interface TablePollResult {
 
 export interface PollServiceDeps {
   sync: SyncRepository;
-  registrations: RegistrationsRepository;
-  connectorFor: (tenant: string) => Connector;
+  connectors: ConnectorSet;
   locks: PollLocks;
   reconcileIntervalMs: number;
   lookbackMs: number;
@@ -40,7 +39,13 @@ export const MAX_LINK_REFUSALS = 3;
 class Interrupted extends Error {}
 
 const connectionChanged = () =>
-  new ConflictError('connection_changed', "The tenant's connection now names another org; nothing more of this poll was committed, and the next poll reads the new org in full.");
+  new ConflictError(
+    'connection_changed',
+    "The tenant's connection now names another source; nothing more of this poll was committed, and the next poll reads the new source in full.",
+  );
+
+/** A sync mode in the words of the connector's answers. */
+export const modeLabel = (definition: ConnectorDefinition, mode: SyncMode): ModeLabel => definition.modeLabels?.[mode] ?? mode;
 
 interface Counters {
   upserted: number;
@@ -59,17 +64,20 @@ export class PollService {
    * Polls the given tables of a tenant in parallel (the connector caps concurrency). With `skipBusy`, tables
    * being polled elsewhere are left out; otherwise any of them makes the whole call a 409.
    */
-  async poll(tenant: string, tables: string[], options: { forceFull?: boolean; skipBusy?: boolean } = {}): Promise<TablePollResult[]> {
+  async poll(tenant: string, connectorId: string, tables: string[], options: { forceFull?: boolean; skipBusy?: boolean } = {}): Promise<TablePollResult[]> {
     if (this.stopping) throw new ServiceUnavailableError('shutting_down', 'The hub is shutting down; poll again once it is back.');
-    const connector = this.deps.connectorFor(tenant);
-    const keys = tables.map((table) => lockKey(tenant, table));
-    const lock = options.skipBusy ? this.deps.locks.acquireFree(keys) : this.deps.locks.tryAcquireAll(keys);
+    const connections = this.deps.connectors.get(connectorId);
+    const connector = connections.connectorFor(tenant);
+    const refs = tables.map((logical): TableRef => ({ tenant, connector: connectorId, logical }));
+    const lock = options.skipBusy ? this.deps.locks.acquireFree(refs.map(lockKey)) : this.deps.locks.tryAcquireAll(refs.map(lockKey));
     if ('busy' in lock) {
-      const busy = tables.filter((table) => lock.busy.includes(lockKey(tenant, table)));
+      const busy = refs.filter((ref) => lock.busy.includes(lockKey(ref))).map((ref) => ref.logical);
       throw new ConflictError('poll_in_progress', `A poll of ${busy.join(', ')} for tenant '${tenant}' is already running.`, { tables: busy });
     }
-    const wanted = tables.filter((table) => lock.acquired.includes(lockKey(tenant, table)));
-    const work = Promise.all(wanted.map((table) => this.pollTable(tenant, table, connector, options.forceFull ?? false).then((r) => this.record(tenant, r))));
+    const wanted = refs.filter((ref) => lock.acquired.includes(lockKey(ref)));
+    const work = Promise.all(
+      wanted.map((ref) => this.pollTable(ref, connections.definition, connector, options.forceFull ?? false).then((r) => this.record(ref, r))),
+    );
     this.running.add(work);
     try {
       return await work;
@@ -97,23 +105,23 @@ export class PollService {
     return this.shutdown.signal.aborted;
   }
 
-  private record(tenant: string, result: TablePollResult): TablePollResult {
-    const labels = { tenant, table: result.table };
+  private record(ref: TableRef, result: TablePollResult): TablePollResult {
+    const labels = { tenant: ref.tenant, connector: ref.connector, table: ref.logical };
     this.deps.metrics.rowsUpserted.inc(labels, result.upserted);
     this.deps.metrics.rowsDeleted.inc(labels, result.deleted);
     this.deps.metrics.pollDuration.observe({ ...labels, outcome: result.outcome }, result.duration_ms / 1000);
     return result;
   }
 
-  private async pollTable(tenant: string, logical: string, connector: Connector, forceFull: boolean): Promise<TablePollResult> {
+  private async pollTable(ref: TableRef, definition: ConnectorDefinition, connector: SourceConnector, forceFull: boolean): Promise<TablePollResult> {
     const started = Date.now();
     const counters: Counters = { upserted: 0, deleted: 0, pages: 0 };
     const { sync } = this.deps;
-    const log = this.deps.log.child({ tenant, table: logical });
+    const log = this.deps.log.child({ tenant: ref.tenant, connector: ref.connector, table: ref.logical });
     let mode: SyncMode | null = null;
     const result = (outcome: TablePollResult['outcome'], error?: TablePollResult['error']): TablePollResult => ({
-      table: logical,
-      mode,
+      table: ref.logical,
+      mode: mode && modeLabel(definition, mode),
       ...counters,
       duration_ms: Date.now() - started,
       outcome,
@@ -122,63 +130,64 @@ export class PollService {
 
     let plan: RunPlan | null = null;
     try {
-      const table = await connector.getTable(logical);
-      const currentMode: SyncMode = table.change_tracking ? 'delta' : 'modifiedon';
+      const table = await connector.getTable(ref.logical);
+      const how = connector.syncOf(table);
+      const currentMode = how.mode;
       mode = currentMode;
-      let state = sync.getState(tenant, logical);
-      // The connection (or the default) now names another org than the one this table was read from.
+      let state = sync.getState(ref);
+      // The connection (or the default) now names another source than the one this table was read from.
       if (state?.source && state.source !== connector.source) {
-        log.warn({ from: state.source, to: connector.source }, 'connection names another org; reading the table again in full');
-        sync.reset({ tenant, logical }, connector.source, `the connection now reads ${connector.source} instead of ${state.source}`, this.nowIso());
-        state = sync.getState(tenant, logical);
+        log.warn({ from: state.source, to: connector.source }, 'connection names another source; reading the table again in full');
+        sync.reset(ref, connector.source, `the connection now reads ${connector.source} instead of ${state.source}`, this.nowIso());
+        state = sync.getState(ref);
       }
       plan = planRun(state, currentMode, forceFull, sync.nextRunId, { lookbackMs: this.deps.lookbackMs, maxLinkRefusals: MAX_LINK_REFUSALS });
-      this.start(tenant, logical, currentMode, plan, connector);
+      this.start(ref, currentMode, plan, connector);
       try {
-        await this.readRun(tenant, table, currentMode, plan, connector, counters);
+        await this.readRun(ref, table, currentMode, plan, connector, counters);
       } catch (error) {
         if (!(currentMode === 'delta' && plan.kind === 'incremental' && isExpiredDeltaToken(error))) throw error;
         log.warn('delta token expired; running a full resync');
         plan = fullRun(sync.nextRunId(), `delta token expired (${EXPIRED_DELTA_TOKEN})`);
-        this.start(tenant, logical, currentMode, plan, connector);
-        await this.readRun(tenant, table, currentMode, plan, connector, counters);
+        this.start(ref, currentMode, plan, connector);
+        await this.readRun(ref, table, currentMode, plan, connector, counters);
       }
-      if (currentMode === 'modifiedon') {
-        if (plan.kind === 'full') sync.markReconciled(tenant, logical, this.nowIso());
-        else if (this.reconcileDue(sync.getState(tenant, logical))) await this.reconcileKeys(tenant, table, connector, counters);
+      if (currentMode === 'cursor') {
+        if (plan.kind === 'full') sync.markReconciled(ref, this.nowIso());
+        else if (this.reconcileDue(how, sync.getState(ref))) await this.reconcileKeys(ref, table, connector, counters);
       }
-      sync.finishPoll(tenant, logical, 'ok', null, this.nowIso());
+      sync.finishPoll(ref, 'ok', null, this.nowIso());
       return result('ok');
     } catch (error) {
       const outcome = error instanceof Interrupted || this.stopping ? 'interrupted' : 'error';
       const described = describeError(error, outcome);
       if (outcome === 'error') log.warn({ err: error }, 'poll failed');
       if (mode !== null) {
-        sync.finishPoll(tenant, logical, outcome, described.message, this.nowIso());
+        sync.finishPoll(ref, outcome, described.message, this.nowIso());
         // Counted only for runs that started from a link the hub stored: after a few, the table is read afresh.
-        if (plan?.link && isPermanentRefusal(error)) sync.recordLinkRefusal(tenant, logical);
+        if (plan?.link && isPermanentRefusal(error)) sync.recordLinkRefusal(ref);
       }
       return result(outcome, described);
     }
   }
 
-  private start(tenant: string, logical: string, mode: SyncMode, plan: RunPlan, connector: Connector): void {
-    this.deps.sync.startPoll(tenant, logical, { mode, source: connector.source, position: plan.position, now: this.nowIso(), resyncReason: plan.resyncReason });
+  private start(ref: TableRef, mode: SyncMode, plan: RunPlan, connector: SourceConnector): void {
+    this.deps.sync.startPoll(ref, { mode, source: connector.source, position: plan.position, now: this.nowIso(), resyncReason: plan.resyncReason });
   }
 
-  private async readRun(tenant: string, table: TableInfo, mode: SyncMode, plan: RunPlan, connector: Connector, counters: Counters): Promise<void> {
+  private async readRun(ref: TableRef, table: TableInfo, mode: SyncMode, plan: RunPlan, connector: SourceConnector, counters: Counters): Promise<void> {
     const request: ReadRequest =
-      mode === 'delta' ? { kind: 'delta', table, link: plan.link } : { kind: 'modified_since', table, since: plan.since, link: plan.link };
+      mode === 'cursor' ? { kind: 'cursor', table, since: plan.since, link: plan.link } : { kind: mode, table, link: plan.link };
     const runId = plan.kind === 'full' ? plan.position.run_id : null;
     let cursor = plan.position.cursor;
     for await (const page of connector.read(request, this.shutdown.signal)) {
       counters.pages++;
-      const { rows, deletedIds } = splitPage(page.rows, table.primary_key);
-      cursor = mode === 'delta' ? (page.deltaLink ?? cursor) : rows.reduce((latest, row) => laterOf(latest, row.modified_on), cursor);
+      const { rows, deletedIds } = page;
+      if (mode === 'delta') cursor = page.deltaLink ?? cursor;
+      else if (mode === 'cursor') cursor = rows.reduce((latest, row) => laterOf(latest, row.modified_on), cursor);
       const finished = page.nextLink === null;
       const committed = this.deps.sync.commitPage({
-        tenant,
-        logical: table.logical,
+        table: ref,
         source: connector.source,
         rows,
         deletedIds,
@@ -196,22 +205,22 @@ export class PollService {
     }
   }
 
-  /** Tables without change tracking never report deletions: compare the stored keys with the keys upstream. */
-  private async reconcileKeys(tenant: string, table: TableInfo, connector: Connector, counters: Counters): Promise<void> {
+  /** Watermark tables never report deletions: compare the stored keys with the keys upstream. */
+  private async reconcileKeys(ref: TableRef, table: TableInfo, connector: SourceConnector, counters: Counters): Promise<void> {
     const run = this.deps.sync.nextRunId();
-    for await (const page of connector.read({ kind: 'keys', table, link: null }, this.shutdown.signal)) {
+    for await (const page of connector.readKeys(table, this.shutdown.signal)) {
       counters.pages++;
-      const ids = page.rows.map((row) => row[table.primary_key]).filter((id): id is string => typeof id === 'string');
       const last = page.nextLink === null;
-      const committed = this.deps.sync.commitKeys({ tenant, logical: table.logical, source: connector.source, ids, run, last, now: this.nowIso() });
+      const committed = this.deps.sync.commitKeys({ table: ref, source: connector.source, ids: page.ids, run, last, now: this.nowIso() });
       if (committed.stale) throw connectionChanged();
       counters.deleted += committed.deleted;
       if (!last && this.stopping) throw new Interrupted('the hub is shutting down; key reconciliation restarts at the next poll');
     }
-    this.deps.sync.markReconciled(tenant, table.logical, this.nowIso());
+    this.deps.sync.markReconciled(ref, this.nowIso());
   }
 
-  private reconcileDue(state: SyncState | undefined): boolean {
+  private reconcileDue(how: TableSync, state: SyncState | undefined): boolean {
+    if (how.reconcile === 'every_poll') return true;
     const interval = this.deps.reconcileIntervalMs;
     if (interval <= 0 || !state) return false;
     return !state.last_reconciled_at || this.deps.now().getTime() - Date.parse(state.last_reconciled_at) >= interval;

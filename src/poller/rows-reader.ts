@@ -1,15 +1,16 @@
 import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
-import type { RowsRepository } from '../store/rows-repository.js';
+import type { RowsRepository, StoredRow } from '../store/rows-repository.js';
+import type { TableRef } from '../store/table-keys.js';
 
 const CursorSchema = z.object({ t: z.string(), s: z.number().int().min(0), h: z.number().int().min(0), k: z.number().int().min(0), d: z.boolean() });
 type Cursor = z.infer<typeof CursorSchema>;
 
 const CLOSE = Buffer.from('}');
+const COMMA = Buffer.from(',');
 
 export interface RowsRequest {
-  tenant: string;
-  logical: string;
+  table: TableRef;
   limit: number;
   cursor?: string;
   changedSince?: number;
@@ -43,12 +44,12 @@ export function readRowsPage(repository: RowsRepository, request: RowsRequest): 
   if (request.cursor !== undefined && request.changedSince !== undefined) {
     throw new BadRequestError('invalid_request', 'Give either cursor or changed_since, not both.');
   }
+  const { logical } = request.table;
   const cursor = request.cursor
-    ? decodeCursor(request.cursor, request.logical, request.includeDeleted)
-    : { t: request.logical, s: request.changedSince ?? 0, h: repository.maxSeq(request.tenant, request.logical), k: 0, d: request.includeDeleted };
+    ? decodeCursor(request.cursor, logical, request.includeDeleted)
+    : { t: logical, s: request.changedSince ?? 0, h: repository.maxSeq(request.table), k: 0, d: request.includeDeleted };
   const rows = repository.page({
-    tenant: request.tenant,
-    logical: request.logical,
+    table: request.table,
     sinceSeq: cursor.s,
     afterKey: cursor.k,
     limit: request.limit,
@@ -58,8 +59,18 @@ export function readRowsPage(repository: RowsRepository, request: RowsRequest): 
   const next = last && rows.length === request.limit ? encodeCursor({ ...cursor, k: last.row_key }) : null;
   const parts: Buffer[] = [Buffer.from('{"rows":[')];
   rows.forEach((row, i) => {
-    parts.push(Buffer.from(`${i ? ',' : ''}{"id":${JSON.stringify(row.id)},"modified_on":${JSON.stringify(row.modified_on)},"deleted":${row.deleted === 1},"data":`), row.data, CLOSE);
+    if (i) parts.push(COMMA);
+    parts.push(...rowParts(row));
   });
   parts.push(Buffer.from(`],"next_cursor":${JSON.stringify(next)},"sync_seq":${cursor.h}}`));
   return Buffer.concat(parts);
+}
+
+/** One stored row as a contract `Row`, its columns passed through as stored. */
+export function rowJson(row: StoredRow): Buffer {
+  return Buffer.concat(rowParts(row));
+}
+
+function rowParts(row: StoredRow): Buffer[] {
+  return [Buffer.from(`{"id":${JSON.stringify(row.id)},"modified_on":${JSON.stringify(row.modified_on)},"deleted":${row.deleted === 1},"data":`), row.data, CLOSE];
 }

@@ -1,12 +1,15 @@
-import type { Connector } from '../connectors/dataverse/connector.js';
+import type { ConnectorSet } from '../connectors/connections.js';
+import type { ModeLabel } from '../connectors/types.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import type { RegistrationsRepository } from '../store/registrations-repository.js';
 import type { RowsRepository } from '../store/rows-repository.js';
-import type { SyncRepository } from '../store/sync-repository.js';
+import type { SyncRepository, TableRef } from '../store/sync-repository.js';
+import { modeLabel } from './poll-service.js';
 
 export interface TableStatus {
   table: string;
-  mode: 'delta' | 'modifiedon' | null;
+  /** As the connector names it (`delta`, `modifiedon`, `cursor`, `snapshot`). */
+  mode: ModeLabel | null;
   cursor_age_seconds: number | null;
   run_in_progress: boolean;
   last_poll: { started_at: string | null; finished_at: string | null; outcome: string | null; error: string | null };
@@ -28,42 +31,45 @@ export class TableRegistry {
       registrations: RegistrationsRepository;
       sync: SyncRepository;
       rows: RowsRepository;
-      connectorFor: (tenant: string) => Connector;
+      connectors: ConnectorSet;
       now: () => Date;
     },
   ) {}
 
-  async register(tenant: string, tables: string[]): Promise<string[]> {
+  async register(tenant: string, connector: string, tables: string[]): Promise<string[]> {
     const wanted = [...new Set(tables)].sort();
-    const known = new Set((await this.deps.connectorFor(tenant).listTables()).map((t) => t.logical));
+    const connections = this.deps.connectors.get(connector);
+    const known = new Set((await connections.connectorFor(tenant).listTables()).map((t) => t.logical));
     const unknown = wanted.filter((t) => !known.has(t));
     if (unknown.length > 0) {
-      throw new BadRequestError('unknown_tables', `Dataverse has no readable table named ${unknown.map((t) => `'${t}'`).join(', ')}; nothing was changed.`, {
+      throw new BadRequestError('unknown_tables', `${connections.definition.sourceName} has no readable table named ${unknown.map((t) => `'${t}'`).join(', ')}; nothing was changed.`, {
         tables: unknown,
       });
     }
-    this.deps.registrations.replace(tenant, wanted, this.deps.now().toISOString());
+    this.deps.registrations.replace(tenant, connector, wanted, this.deps.now().toISOString());
     return wanted;
   }
 
-  list(tenant: string): string[] {
-    return this.deps.registrations.list(tenant);
+  list(tenant: string, connector: string): string[] {
+    return this.deps.registrations.list(tenant, connector);
   }
 
-  requireRegistered(tenant: string, logical: string): void {
-    if (!this.deps.registrations.isRegistered(tenant, logical)) {
-      throw new NotFoundError('table_not_registered', `Table '${logical}' is not registered for tenant '${tenant}'.`);
+  requireRegistered(ref: TableRef): void {
+    if (!this.deps.registrations.isRegistered(ref)) {
+      throw new NotFoundError('table_not_registered', `Table '${ref.logical}' is not registered for tenant '${ref.tenant}'.`);
     }
   }
 
-  status(tenant: string): TableStatus[] {
+  status(tenant: string, connector: string): TableStatus[] {
     const now = this.deps.now().getTime();
-    return this.list(tenant).map((table) => {
-      const state = this.deps.sync.getState(tenant, table);
-      const counts = this.deps.rows.counts(tenant, table);
+    const { definition } = this.deps.connectors.get(connector);
+    return this.list(tenant, connector).map((table) => {
+      const ref = { tenant, connector, logical: table };
+      const state = this.deps.sync.getState(ref);
+      const counts = this.deps.rows.counts(ref);
       return {
         table,
-        mode: state?.mode ?? null,
+        mode: state ? modeLabel(definition, state.mode) : null,
         cursor_age_seconds: state?.cursor && state.cursor_at ? Math.max(0, Math.round((now - Date.parse(state.cursor_at)) / 1000)) : null,
         run_in_progress: Boolean(state?.resume_link),
         last_poll: {

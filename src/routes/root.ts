@@ -12,6 +12,7 @@ const HealthResponse = z.object({
   version: z.string(),
   store: z.object({ ok: z.boolean(), schema_version: z.number() }),
   d365: z.object({ configured: z.boolean(), missing: z.array(z.string()) }),
+  connectors: z.record(z.string(), z.object({ configured: z.boolean(), missing: z.array(z.string()) })),
 });
 
 const ReadyResponse = z.object({ status: z.literal('ready'), checks: z.record(z.string(), z.string()) });
@@ -28,6 +29,9 @@ export const rootRoutes: FastifyPluginAsyncZod<{ services: Services; endpoints: 
     version: SERVICE_VERSION,
     store: storeHealth(services.db),
     d365: { configured: services.config.d365.defaultConnection !== undefined, missing: services.config.d365.missing },
+    connectors: Object.fromEntries(
+      services.connectors.all().map(({ definition, configured }) => [definition.id, { configured, missing: definition.defaults(services.config).missing }]),
+    ),
   }));
 
   app.get(
@@ -54,16 +58,21 @@ async function readinessChecks(services: Services): Promise<Record<string, strin
   } catch {
     checks.store = 'unavailable';
   }
-  if (!services.config.d365.defaultConnection) {
-    checks.d365 = 'not_configured';
-  } else {
-    try {
-      // WhoAmI proves the token and the application user; MSAL serves the token from its cache.
-      await services.d365.connectorFor().whoAmI();
-      checks.d365 = 'ok';
-    } catch (error) {
-      checks.d365 = error instanceof HubError ? error.code : 'error';
-    }
-  }
+  await Promise.all(
+    services.connectors.all().map(async (connections) => {
+      const { id } = connections.definition;
+      if (!connections.configured) {
+        checks[id] = 'not_configured';
+        return;
+      }
+      try {
+        // The connector's test proves the token and the app's access (WhoAmI, the companies list); MSAL serves the token from its cache.
+        await connections.connectorFor().test();
+        checks[id] = 'ok';
+      } catch (error) {
+        checks[id] = error instanceof HubError ? error.code : 'error';
+      }
+    }),
+  );
   return checks;
 }

@@ -1,33 +1,32 @@
 import type { Db } from './db.js';
+import type { TableRef } from './table-keys.js';
 
 export interface RegistrationsRepository {
-  list(tenant: string): string[];
-  isRegistered(tenant: string, logical: string): boolean;
-  /** Replaces the tenant's whole set in one transaction. */
-  replace(tenant: string, tables: string[], now: string): void;
-  all(): Array<{ tenant_id: string; logical: string }>;
+  list(tenant: string, connector: string): string[];
+  isRegistered(table: TableRef): boolean;
+  /** Replaces the tenant's whole set for the connector in one transaction. */
+  replace(tenant: string, connector: string, tables: string[], now: string): void;
+  all(): TableRef[];
 }
 
 export function createRegistrationsRepository(db: Db): RegistrationsRepository {
-  const list = db.prepare<[string], string>('SELECT logical FROM registered_tables WHERE tenant_id = ? ORDER BY logical').pluck();
-  const exists = db.prepare<[string, string], number>('SELECT 1 FROM registered_tables WHERE tenant_id = ? AND logical = ?').pluck();
-  const clear = db.prepare<[string]>('DELETE FROM registered_tables WHERE tenant_id = ?');
-  const insert = db.prepare<[string, string, string]>(
-    `INSERT INTO registered_tables (tenant_id, logical, registered_at) VALUES (?, ?, ?)`,
-  );
-  const keep = db.prepare<[string, string], string>('SELECT registered_at FROM registered_tables WHERE tenant_id = ? AND logical = ?').pluck();
-  const all = db.prepare<[], { tenant_id: string; logical: string }>('SELECT tenant_id, logical FROM registered_tables ORDER BY tenant_id, logical');
+  const list = db.prepare<[string, string], string>('SELECT logical FROM registered_tables WHERE tenant_id = ? AND connector = ? ORDER BY logical').pluck();
+  const exists = db.prepare<[string, string, string], number>('SELECT 1 FROM registered_tables WHERE tenant_id = ? AND connector = ? AND logical = ?').pluck();
+  const clear = db.prepare<[string, string]>('DELETE FROM registered_tables WHERE tenant_id = ? AND connector = ?');
+  const insert = db.prepare<[string, string, string, string]>('INSERT INTO registered_tables (tenant_id, connector, logical, registered_at) VALUES (?, ?, ?, ?)');
+  const keep = db.prepare<[string, string, string], string>('SELECT registered_at FROM registered_tables WHERE tenant_id = ? AND connector = ? AND logical = ?').pluck();
+  const all = db.prepare<[], TableRef>('SELECT tenant_id AS tenant, connector, logical FROM registered_tables ORDER BY tenant_id, connector, logical');
 
-  const replace = db.transaction((tenant: string, tables: string[], now: string) => {
-    const registeredAt = new Map(tables.map((t) => [t, keep.get(tenant, t) ?? now]));
-    clear.run(tenant);
-    for (const [table, at] of registeredAt) insert.run(tenant, table, at);
+  const replace = db.transaction((tenant: string, connector: string, tables: string[], now: string) => {
+    const registeredAt = new Map(tables.map((t) => [t, keep.get(tenant, connector, t) ?? now]));
+    clear.run(tenant, connector);
+    for (const [table, at] of registeredAt) insert.run(tenant, connector, table, at);
   });
 
   return {
-    list: (tenant) => list.all(tenant),
-    isRegistered: (tenant, logical) => exists.get(tenant, logical) !== undefined,
-    replace: (tenant, tables, now) => replace.immediate(tenant, tables, now),
+    list: (tenant, connector) => list.all(tenant, connector),
+    isRegistered: ({ tenant, connector, logical }) => exists.get(tenant, connector, logical) !== undefined,
+    replace: (tenant, connector, tables, now) => replace.immediate(tenant, connector, tables, now),
     all: () => all.all(),
   };
 }

@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { createTableKeys, type TableRef } from './table-keys.js';
 
 export interface StoredRow {
   row_key: number;
@@ -10,8 +11,7 @@ export interface StoredRow {
 }
 
 export interface RowsQuery {
-  tenant: string;
-  logical: string;
+  table: TableRef;
   /** Only rows whose change sequence is above this. */
   sinceSeq: number;
   /** Keyset position: rows after this row_key. */
@@ -22,27 +22,42 @@ export interface RowsQuery {
 
 export interface RowsRepository {
   page(query: RowsQuery): StoredRow[];
+  /** One row by its primary key value, tombstone or not. */
+  get(table: TableRef, id: string): StoredRow | undefined;
   /** The highest change sequence of the table (0 when empty). */
-  maxSeq(tenant: string, logical: string): number;
-  counts(tenant: string, logical: string): { stored: number; deleted: number };
+  maxSeq(table: TableRef): number;
+  counts(table: TableRef): { stored: number; deleted: number };
 }
 
 export function createRowsRepository(db: Db): RowsRepository {
+  const keys = createTableKeys(db);
   const select = (includeDeleted: boolean) =>
-    db.prepare<[string, string, number, number, number], StoredRow>(`
+    db.prepare<[number, number, number, number], StoredRow>(`
       SELECT row_key, id, modified_on, deleted, CAST(data AS BLOB) AS data FROM rows INDEXED BY rows_in_order
-      WHERE tenant_id = ? AND logical = ? AND row_key > ? AND seq > ? ${includeDeleted ? '' : 'AND deleted = 0'}
+      WHERE table_key = ? AND row_key > ? AND seq > ? ${includeDeleted ? '' : 'AND deleted = 0'}
       ORDER BY row_key LIMIT ?`);
   const withDeleted = select(true);
   const withoutDeleted = select(false);
-  const maxSeq = db.prepare<[string, string], number | null>('SELECT MAX(seq) FROM rows WHERE tenant_id = ? AND logical = ?').pluck();
-  const counts = db.prepare<[string, string], { stored: number; deleted: number }>(
-    'SELECT COUNT(*) AS stored, COALESCE(SUM(deleted), 0) AS deleted FROM rows WHERE tenant_id = ? AND logical = ?',
-  );
+  const one = db.prepare<[number, string], StoredRow>('SELECT row_key, id, modified_on, deleted, CAST(data AS BLOB) AS data FROM rows WHERE table_key = ? AND id = ?');
+  const maxSeq = db.prepare<[number], number | null>('SELECT MAX(seq) FROM rows WHERE table_key = ?').pluck();
+  const counts = db.prepare<[number], { stored: number; deleted: number }>('SELECT COUNT(*) AS stored, COALESCE(SUM(deleted), 0) AS deleted FROM rows WHERE table_key = ?');
 
   return {
-    page: (q) => (q.includeDeleted ? withDeleted : withoutDeleted).all(q.tenant, q.logical, q.afterKey, q.sinceSeq, q.limit),
-    maxSeq: (tenant, logical) => maxSeq.get(tenant, logical) ?? 0,
-    counts: (tenant, logical) => counts.get(tenant, logical)!,
+    page: (q) => {
+      const key = keys.find(q.table);
+      return key === undefined ? [] : (q.includeDeleted ? withDeleted : withoutDeleted).all(key, q.afterKey, q.sinceSeq, q.limit);
+    },
+    get: (table, id) => {
+      const key = keys.find(table);
+      return key === undefined ? undefined : one.get(key, id);
+    },
+    maxSeq: (table) => {
+      const key = keys.find(table);
+      return key === undefined ? 0 : (maxSeq.get(key) ?? 0);
+    },
+    counts: (table) => {
+      const key = keys.find(table);
+      return key === undefined ? { stored: 0, deleted: 0 } : counts.get(key)!;
+    },
   };
 }

@@ -8,9 +8,11 @@ export interface StoredRowView {
 }
 
 /** A table's rows as the hub's SQLite file holds them (read-only, beside a running or stopped hub). */
-export function storedRows(dbPath: string, tenant: string, table: string): Map<string, StoredRowView> {
+export function storedRows(dbPath: string, tenant: string, table: string, connector = 'd365'): Map<string, StoredRowView> {
   const db = new Database(dbPath, { readonly: true });
-  const rows = db.prepare('SELECT id, deleted, data FROM rows WHERE tenant_id = ? AND logical = ?').all(tenant, table) as Array<{ id: string } & StoredRowView>;
+  const rows = db
+    .prepare('SELECT r.id, r.deleted, r.data FROM rows r JOIN source_tables t USING (table_key) WHERE t.tenant_id = ? AND t.connector = ? AND t.logical = ?')
+    .all(tenant, connector, table) as Array<{ id: string } & StoredRowView>;
   db.close();
   return new Map(rows.map((r) => [r.id, r]));
 }

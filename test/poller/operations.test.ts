@@ -30,15 +30,15 @@ describe('operations against the sandbox', () => {
     const series = parseExposition(text);
     const org = new URL(sandbox.orgUrl).host;
     const rows = sandbox.data.rows('account').length;
-    expect(series.get(`hub_d365_requests_total{org="${org}",status="200"}`)).toBeGreaterThanOrEqual(2);
-    expect(series.get(`hub_d365_requests_total{org="${org}",status="429"}`)).toBe(1);
-    expect(series.get(`hub_d365_throttled_total{org="${org}"}`)).toBe(1);
-    expect(series.get(`hub_d365_throttle_wait_seconds_total{org="${org}"}`)).toBe(1);
+    expect(series.get(`hub_upstream_requests_total{connector="d365",org="${org}",status="200"}`)).toBeGreaterThanOrEqual(2);
+    expect(series.get(`hub_upstream_requests_total{connector="d365",org="${org}",status="429"}`)).toBe(1);
+    expect(series.get(`hub_upstream_throttled_total{connector="d365",org="${org}"}`)).toBe(1);
+    expect(series.get(`hub_upstream_throttle_wait_seconds_total{connector="d365",org="${org}"}`)).toBe(1);
     expect(series.get(`hub_token_acquisitions_total{authority="${new URL(sandbox.authorityHost).host}",outcome="ok"}`)).toBe(1);
-    expect(series.get('hub_rows_upserted_total{tenant="acme",table="account"}')).toBe(rows);
-    expect(series.get('hub_rows_deleted_total{tenant="acme",table="account"}')).toBe(0);
-    expect(series.get('hub_poll_duration_seconds_count{tenant="acme",table="account",outcome="ok"}')).toBe(1);
-    expect(series.get('hub_table_freshness_seconds{tenant="acme",table="account"}')).toBeGreaterThanOrEqual(0);
+    expect(series.get('hub_rows_upserted_total{tenant="acme",connector="d365",table="account"}')).toBe(rows);
+    expect(series.get('hub_rows_deleted_total{tenant="acme",connector="d365",table="account"}')).toBe(0);
+    expect(series.get('hub_poll_duration_seconds_count{tenant="acme",connector="d365",table="account",outcome="ok"}')).toBe(1);
+    expect(series.get('hub_table_freshness_seconds{tenant="acme",connector="d365",table="account"}')).toBeGreaterThanOrEqual(0);
     expect(series.get('hub_submissions_total{route="local",status="delivered"}')).toBe(1);
     expect(series.get('hub_outbox_depth{status="delivered"}')).toBe(1);
     expect(series.get('hub_http_requests_total{method="POST",route="/tenants/:tenant/connectors/d365::poll",status="200"}')).toBe(1);
@@ -56,16 +56,16 @@ describe('operations against the sandbox', () => {
     expect(open.statusCode).toBe(503);
     expect(open.json().error).toMatchObject({ code: 'd365_unavailable' });
     expect(sandbox.requests.length).toBe(before);
-    expect((await app.inject({ method: 'GET', url: '/metrics' })).body).toContain(`hub_d365_circuit_open{org="${new URL(sandbox.orgUrl).host}"} 1`);
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).body).toContain(`hub_upstream_circuit_open{connector="d365",org="${new URL(sandbox.orgUrl).host}"} 1`);
 
     await waitFor(async () => (await test()).statusCode === 200, { timeoutMs: 5000, everyMs: 250 });
-    expect((await app.inject({ method: 'GET', url: '/metrics' })).body).toContain(`hub_d365_circuit_open{org="${new URL(sandbox.orgUrl).host}"} 0`);
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).body).toContain(`hub_upstream_circuit_open{connector="d365",org="${new URL(sandbox.orgUrl).host}"} 0`);
   });
 
   it('is ready when the store answers and WhoAmI succeeds', async () => {
     const sandbox = await startTestSandbox();
     const { app } = await buildHubOnSandbox(sandbox);
-    expect((await app.inject({ method: 'GET', url: '/health/ready' })).json()).toStrictEqual({ status: 'ready', checks: { store: 'ok', d365: 'ok' } });
+    expect((await app.inject({ method: 'GET', url: '/health/ready' })).json()).toStrictEqual({ status: 'ready', checks: { store: 'ok', d365: 'ok', bc: 'not_configured' } });
     sandbox.faults.add({ status: 401, times: 5 });
     const notReady = await app.inject({ method: 'GET', url: '/health/ready' });
     expect(notReady.statusCode).toBe(503);

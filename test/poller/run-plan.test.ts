@@ -4,6 +4,7 @@ import type { SyncState } from '../../src/store/sync-repository.js';
 
 const base: SyncState = {
   tenant_id: 't',
+  connector: 'd365',
   logical: 'account',
   mode: 'delta',
   cursor: 'accounts?$deltatoken=1',
@@ -52,8 +53,8 @@ describe('planRun', () => {
   });
 
   it('reads modifiedon tables from the stored instant', () => {
-    const state = { ...base, mode: 'modifiedon' as const, cursor: '2026-01-01T00:00:00Z' };
-    expect(planRun(state, 'modifiedon', false, newRun)).toMatchObject({ kind: 'incremental', link: null, since: '2026-01-01T00:00:00Z' });
+    const state = { ...base, mode: 'cursor' as const, cursor: '2026-01-01T00:00:00Z' };
+    expect(planRun(state, 'cursor', false, newRun)).toMatchObject({ kind: 'incremental', link: null, since: '2026-01-01T00:00:00Z' });
   });
 
   it('resumes a run cut short after its last committed page, keeping its run id', () => {
@@ -71,19 +72,19 @@ describe('planRun', () => {
   });
 
   it('switches mode with a full read when change tracking is turned on or off', () => {
-    expect(planRun(base, 'modifiedon', false, newRun)).toStrictEqual(full(7, 'change tracking turned off'));
-    expect(planRun({ ...base, mode: 'modifiedon' }, 'delta', false, newRun)).toStrictEqual(full(7, 'change tracking turned on'));
+    expect(planRun(base, 'cursor', false, newRun)).toStrictEqual(full(7, 'change tracking turned off'));
+    expect(planRun({ ...base, mode: 'cursor' }, 'delta', false, newRun)).toStrictEqual(full(7, 'change tracking turned on'));
   });
 
   it('reads in full once a stored resume link was refused the allowed number of times', () => {
-    const state = { ...base, mode: 'modifiedon' as const, resume_link: 'accounts?$skiptoken=x', run_kind: 'incremental' as const, cursor: '2030-01-01T10:00:00Z', link_failures: 3, last_error: 'HTTP 400' };
-    expect(planRun(state, 'modifiedon', false, newRun, { maxLinkRefusals: 3 })).toStrictEqual(full(7, 'the stored resume link was refused 3 times (HTTP 400)'));
-    expect(planRun({ ...state, link_failures: 2 }, 'modifiedon', false, newRun, { maxLinkRefusals: 3 }).link).toBe('accounts?$skiptoken=x');
+    const state = { ...base, mode: 'cursor' as const, resume_link: 'accounts?$skiptoken=x', run_kind: 'incremental' as const, cursor: '2030-01-01T10:00:00Z', link_failures: 3, last_error: 'HTTP 400' };
+    expect(planRun(state, 'cursor', false, newRun, { maxLinkRefusals: 3 })).toStrictEqual(full(7, 'the stored resume link was refused 3 times (HTTP 400)'));
+    expect(planRun({ ...state, link_failures: 2 }, 'cursor', false, newRun, { maxLinkRefusals: 3 }).link).toBe('accounts?$skiptoken=x');
   });
 
   it('starts an incremental modifiedon read the look-back before the watermark', () => {
-    const state = { ...base, mode: 'modifiedon' as const, cursor: '2030-01-01T10:00:00Z' };
-    expect(planRun(state, 'modifiedon', false, newRun, { lookbackMs: 300_000 })).toMatchObject({ kind: 'incremental', since: '2030-01-01T09:55:00Z', position: { cursor: '2030-01-01T10:00:00Z' } });
-    expect(planRun(state, 'modifiedon', false, newRun, { lookbackMs: 0 })).toMatchObject({ since: '2030-01-01T10:00:00Z' });
+    const state = { ...base, mode: 'cursor' as const, cursor: '2030-01-01T10:00:00Z' };
+    expect(planRun(state, 'cursor', false, newRun, { lookbackMs: 300_000 })).toMatchObject({ kind: 'incremental', since: '2030-01-01T09:55:00Z', position: { cursor: '2030-01-01T10:00:00Z' } });
+    expect(planRun(state, 'cursor', false, newRun, { lookbackMs: 0 })).toMatchObject({ since: '2030-01-01T10:00:00Z' });
   });
 });

@@ -21,7 +21,7 @@ describe('poll scheduler', () => {
     await app.ready();
 
     const smallPolls = () =>
-      app.inject({ method: 'GET', url: '/metrics' }).then((res) => Number(/hub_poll_duration_seconds_count\{tenant="small",table="account",outcome="ok"\} (\d+)/.exec(res.body)?.[1] ?? 0));
+      app.inject({ method: 'GET', url: '/metrics' }).then((res) => Number(/hub_poll_duration_seconds_count\{tenant="small",connector="d365",table="account",outcome="ok"\} (\d+)/.exec(res.body)?.[1] ?? 0));
     await waitFor(async () => (await smallPolls()) >= 4, { timeoutMs: 15_000 });
     expect(inProgress(await huge.status())).toBe(true);
     expect((await huge.status()).tables[0].last_poll.finished_at).toBeNull();

@@ -32,10 +32,10 @@ describe('tenant D365 connection', () => {
     expect(get.body).not.toContain(body.client_secret);
 
     const raw = new Database(config.dbPath, { readonly: true });
-    const row = raw.prepare('SELECT * FROM d365_connections WHERE tenant_id = ?').get('acme') as Record<string, string>;
+    const row = raw.prepare("SELECT * FROM connections WHERE tenant_id = ? AND connector = 'd365'").get('acme') as Record<string, string>;
     raw.close();
     expect(JSON.stringify(row)).not.toContain(body.client_secret);
-    expect(row.client_secret_enc).toMatch(/^v1\./);
+    expect(JSON.parse(row.secrets!).client_secret).toMatch(/^v1\./);
   });
 
   it('keeps tenants apart and deletes only the tenant’s own', async () => {

@@ -30,13 +30,13 @@ describe('operations', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
     expect(res.body).toContain('hub_http_requests_total{method="GET",route="/health",status="200"} 1');
-    expect(res.body).toContain('# TYPE hub_d365_requests_total counter');
+    expect(res.body).toContain('# TYPE hub_upstream_requests_total counter');
   });
 
   it('is ready without D365 configured, and says so', async () => {
     const { app } = await buildTestApp();
     const res = await app.inject({ method: 'GET', url: '/health/ready' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toStrictEqual({ status: 'ready', checks: { store: 'ok', d365: 'not_configured' } });
+    expect(res.json()).toStrictEqual({ status: 'ready', checks: { store: 'ok', d365: 'not_configured', bc: 'not_configured' } });
   });
 });

@@ -7,16 +7,16 @@ import { tempDir } from '../helpers/build-test-app.js';
 
 const NOW = '2026-11-24T12:00:00.000Z';
 const ORG = 'https://org-a.crm.dynamics.com';
+const T1 = { tenant: 't1', connector: 'd365', logical: 'account' };
 
 function setup() {
   const db = openDatabase(join(tempDir(), 'hub.db'));
   const sync = createSyncRepository(db);
   const rows = createRowsRepository(db);
-  sync.startPoll('t1', 'account', { mode: 'delta', source: ORG, position: { resume_link: null, cursor: null, run_kind: 'full', run_id: 1 }, now: NOW });
+  sync.startPoll(T1, { mode: 'delta', source: ORG, position: { resume_link: null, cursor: null, run_kind: 'full', run_id: 1 }, now: NOW });
   const commit = (partial: Partial<PageCommit>) =>
     sync.commitPage({
-      tenant: 't1',
-      logical: 'account',
+      table: T1,
       source: ORG,
       rows: [],
       deletedIds: [],
@@ -26,7 +26,7 @@ function setup() {
       now: NOW,
       ...partial,
     });
-  const all = () => rows.page({ tenant: 't1', logical: 'account', sinceSeq: 0, afterKey: 0, limit: 100, includeDeleted: true });
+  const all = () => rows.page({ table: T1, sinceSeq: 0, afterKey: 0, limit: 100, includeDeleted: true });
   return { db, sync, rows, commit, all };
 }
 
@@ -64,12 +64,12 @@ describe('sync repository', () => {
   it('stores the position with the page and moves the change sequence forward', () => {
     const { commit, sync, rows } = setup();
     commit({ rows: [row('a', 'A')], position: { resume_link: 'next-1', cursor: null, run_kind: 'full', run_id: 1 } });
-    expect(sync.getState('t1', 'account')).toMatchObject({ resume_link: 'next-1', run_kind: 'full', run_id: 1 });
-    const first = rows.maxSeq('t1', 'account');
+    expect(sync.getState(T1)).toMatchObject({ resume_link: 'next-1', run_kind: 'full', run_id: 1 });
+    const first = rows.maxSeq(T1);
     commit({ rows: [row('a', 'A2', 'W/"7"')], position: { resume_link: null, cursor: 'delta-2', run_kind: null, run_id: null } });
-    expect(sync.getState('t1', 'account')).toMatchObject({ resume_link: null, cursor: 'delta-2', run_kind: null });
-    expect(rows.maxSeq('t1', 'account')).toBeGreaterThan(first);
-    expect(rows.page({ tenant: 't1', logical: 'account', sinceSeq: first, afterKey: 0, limit: 10, includeDeleted: false }).map((r) => r.id)).toStrictEqual(['a']);
+    expect(sync.getState(T1)).toMatchObject({ resume_link: null, cursor: 'delta-2', run_kind: null });
+    expect(rows.maxSeq(T1)).toBeGreaterThan(first);
+    expect(rows.page({ table: T1, sinceSeq: first, afterKey: 0, limit: 10, includeDeleted: false }).map((r) => r.id)).toStrictEqual(['a']);
   });
 
   it('rolls back the whole page, position included, when a write fails', () => {
@@ -77,16 +77,16 @@ describe('sync repository', () => {
     db.exec(`CREATE TRIGGER fail_on_x BEFORE INSERT ON rows WHEN NEW.id = 'x' BEGIN SELECT RAISE(ABORT, 'boom'); END`);
     expect(() => commit({ rows: [row('a', 'A'), row('x', 'X')], position: { resume_link: 'after', cursor: null, run_kind: 'full', run_id: 1 } })).toThrow('boom');
     expect(all()).toStrictEqual([]);
-    expect(sync.getState('t1', 'account')?.resume_link).toBeNull();
+    expect(sync.getState(T1)?.resume_link).toBeNull();
   });
 
   it('refuses a commit read from another org than the one the table was reset to, and writes nothing of it', () => {
     const { sync, commit, all } = setup();
     commit({ rows: [row('a', 'A')] });
-    expect(sync.reset({ tenant: 't1' }, 'https://org-b.crm.dynamics.com', 'moved to org-b', NOW)).toBe(1);
+    expect(sync.reset({ tenant: 't1', connector: 'd365' }, 'https://org-b.crm.dynamics.com', 'moved to org-b', NOW)).toBe(1);
     expect(commit({ rows: [row('b', 'B')], deletedIds: ['a'] })).toStrictEqual({ stale: true });
     expect(all().map((r) => [r.id, r.deleted])).toStrictEqual([['a', 0]]);
-    expect(sync.getState('t1', 'account')).toMatchObject({
+    expect(sync.getState(T1)).toMatchObject({
       source: 'https://org-b.crm.dynamics.com',
       cursor: null,
       resume_link: null,
@@ -101,11 +101,11 @@ describe('sync repository', () => {
 
   it('counts refusals of a stored link until a poll succeeds', () => {
     const { sync } = setup();
-    expect(sync.recordLinkRefusal('t1', 'account')).toBe(1);
-    expect(sync.recordLinkRefusal('t1', 'account')).toBe(2);
-    sync.finishPoll('t1', 'account', 'error', 'x', NOW);
-    expect(sync.getState('t1', 'account')?.link_failures).toBe(2);
-    sync.finishPoll('t1', 'account', 'ok', null, NOW);
-    expect(sync.getState('t1', 'account')?.link_failures).toBe(0);
+    expect(sync.recordLinkRefusal(T1)).toBe(1);
+    expect(sync.recordLinkRefusal(T1)).toBe(2);
+    sync.finishPoll(T1, 'error', 'x', NOW);
+    expect(sync.getState(T1)?.link_failures).toBe(2);
+    sync.finishPoll(T1, 'ok', null, NOW);
+    expect(sync.getState(T1)?.link_failures).toBe(0);
   });
 });

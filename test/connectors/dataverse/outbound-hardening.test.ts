@@ -76,8 +76,8 @@ describe('outbound calls under unlucky conditions', () => {
     expect((await whoAmI(app, 'alpha')).statusCode).toBe(200);
     expect((await whoAmI(app, 'beta')).statusCode).toBe(200);
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(metrics).toContain(`hub_d365_requests_total{org="${new URL(orgA.orgUrl).host}",status="200"} 1`);
-    expect(metrics).toContain('hub_d365_requests_total{org="other",status="200"} 1');
+    expect(metrics).toContain(`hub_upstream_requests_total{connector="d365",org="${new URL(orgA.orgUrl).host}",status="200"} 1`);
+    expect(metrics).toContain('hub_upstream_requests_total{connector="d365",org="other",status="200"} 1');
     expect(metrics).not.toContain(new URL(orgB.orgUrl).host);
   });
 });

@@ -3,14 +3,15 @@ import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import pino from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { CircuitBreaker } from '../../../src/connectors/dataverse/circuit-breaker.js';
-import { ATTRIBUTE_SELECT, ENTITY_SELECT } from '../../../src/connectors/dataverse/metadata.js';
-import { ODataClient, type ODataPage } from '../../../src/connectors/dataverse/odata-client.js';
-import { RequestGate } from '../../../src/connectors/dataverse/request-gate.js';
-import { createMsalTokenProvider } from '../../../src/connectors/dataverse/token-provider.js';
+import { CircuitBreaker } from '../../../src/connectors/http/circuit-breaker.js';
+import { D365_SYSTEM, DATAVERSE_HEADERS } from '../../../src/connectors/d365/definition.js';
+import { ATTRIBUTE_SELECT, ENTITY_SELECT } from '../../../src/connectors/d365/metadata.js';
+import { ODataClient, type ODataPage } from '../../../src/connectors/http/odata-client.js';
+import { RequestGate } from '../../../src/connectors/http/request-gate.js';
+import { createMsalTokenProvider } from '../../../src/connectors/http/token-provider.js';
 import { OutboundAgents } from '../../../src/connectors/http/outbound-agents.js';
 import { HubMetrics } from '../../../src/metrics.js';
-import { splitPage } from '../../../src/poller/page-rows.js';
+import { splitPage } from '../../../src/connectors/http/odata-rows.js';
 import { openDatabase } from '../../../src/store/db.js';
 import { createRowsRepository } from '../../../src/store/rows-repository.js';
 import { createSyncRepository } from '../../../src/store/sync-repository.js';
@@ -38,12 +39,13 @@ function clientFor(recorded: RecordedDataverse): ODataClient {
   const agents = new OutboundAgents({ extraCa: [recorded.caPem], requestTimeoutMs: 10_000, maxResponseBytes: 1 << 20, idleMs: 60_000 });
   onTestFinished(() => agents.close());
   const metrics = new HubMetrics();
-  const connection = { orgUrl: recorded.orgUrl, tenantId: recorded.tenantId, clientId: recorded.clientId, clientSecret: recorded.clientSecret, authorityHost: recorded.authorityHost };
-  const [gate, breaker] = [new RequestGate(4), new CircuitBreaker({ threshold: 5, cooldownMs: 1000 })];
+  const connection = { scope: `${recorded.orgUrl}/.default`, tenantId: recorded.tenantId, clientId: recorded.clientId, clientSecret: recorded.clientSecret, authorityHost: recorded.authorityHost };
+  const [gate, breaker] = [new RequestGate(4), new CircuitBreaker({ system: D365_SYSTEM, threshold: 5, cooldownMs: 1000 })];
   return new ODataClient({
-    orgUrl: recorded.orgUrl,
-    apiVersion: 'v9.2',
-    tokens: createMsalTokenProvider(connection, agents, metrics, 10_000),
+    baseUrl: `${recorded.orgUrl}/api/data/v9.2/`,
+    system: D365_SYSTEM,
+    headers: DATAVERSE_HEADERS,
+    tokens: createMsalTokenProvider(connection, { system: D365_SYSTEM, scopeHint: '', agents, metrics, timeoutMs: 10_000 }),
     dispatcherFor: (url) => agents.forOrigin(url),
     hostState: () => ({ gate, breaker }),
     limits: { maxAttempts: 3, maxTotalWaitMs: 5000, baseDelayMs: 20, maxDelayMs: 200, attemptTimeoutMs: 10_000, deadlineMs: 20_000, maxResponseBytes: 1 << 20 },
@@ -107,12 +109,12 @@ describe('recorded Dataverse answers', () => {
     const sync = createSyncRepository(db);
     const rows = createRowsRepository(db);
     const source = recorded.orgUrl;
-    sync.startPoll('acme', 'account', { mode: 'delta', source, position: { resume_link: null, cursor: null, run_kind: 'full', run_id: 1 }, now: '2026-12-01T00:00:00Z' });
+    const table = { tenant: 'acme', connector: 'd365', logical: 'account' };
+    sync.startPoll(table, { mode: 'delta', source, position: { resume_link: null, cursor: null, run_kind: 'full', run_id: 1 }, now: '2026-12-01T00:00:00Z' });
     const commit = (page: ODataPage) => {
       const { rows: upserts, deletedIds } = splitPage(page.rows, 'accountid');
       return sync.commitPage({
-        tenant: 'acme',
-        logical: 'account',
+        table,
         source,
         rows: upserts,
         deletedIds,
@@ -124,7 +126,7 @@ describe('recorded Dataverse answers', () => {
     };
     // The account the delta later reports deleted was mirrored by an earlier read.
     sync.commitPage({
-      tenant: 'acme', logical: 'account', source, deletedIds: [], seenRun: null, tombstoneUnseenOf: null, now: '2026-12-01T00:00:00Z',
+      table, source, deletedIds: [], seenRun: null, tombstoneUnseenOf: null, now: '2026-12-01T00:00:00Z',
       rows: [{ id: '2e451703-c686-e711-80e5-00155db19e6d', etag: 'W/"1"', modified_on: null, data: '{"name":"Gone soon"}' }],
       position: { resume_link: null, cursor: null, run_kind: 'full', run_id: 1 },
     });
@@ -134,17 +136,17 @@ describe('recorded Dataverse answers', () => {
     expect(initial!.nextLink).toBeNull();
     expect(commit(initial!)).toStrictEqual({ upserted: 1, deleted: 0, stale: false });
     // The deltaLink sits before `value` in the real answer; it is kept exactly (lower-case escapes and all).
-    expect(sync.getState('acme', 'account')!.cursor).toBe(`${recorded.orgUrl}/api/data/v9.0/accounts?$select=name,accountnumber,telephone1,fax&$deltatoken=919042%2108%2f22%2f2017%2008%3a10%3a44`);
+    expect(sync.getState(table)!.cursor).toBe(`${recorded.orgUrl}/api/data/v9.0/accounts?$select=name,accountnumber,telephone1,fax&$deltatoken=919042%2108%2f22%2f2017%2008%3a10%3a44`);
 
-    const [delta] = await take(client.pages(sync.getState('acme', 'account')!.cursor!, { maxPageSize: 5000, trackChanges: true }), 1);
+    const [delta] = await take(client.pages(sync.getState(table)!.cursor!, { maxPageSize: 5000, trackChanges: true }), 1);
     expect(splitPage(delta!.rows, 'accountid').deletedIds).toStrictEqual(['2e451703-c686-e711-80e5-00155db19e6d']);
     expect(commit(delta!)).toStrictEqual({ upserted: 1, deleted: 1, stale: false });
-    const stored = rows.page({ tenant: 'acme', logical: 'account', sinceSeq: 0, afterKey: 0, limit: 10, includeDeleted: true });
+    const stored = rows.page({ table, sinceSeq: 0, afterKey: 0, limit: 10, includeDeleted: true });
     expect(stored.map((r) => [r.id, r.deleted, JSON.parse(r.data.toString())])).toStrictEqual([
       ['2e451703-c686-e711-80e5-00155db19e6d', 1, { name: 'Gone soon' }],
       ['60c4e274-0d87-e711-80e5-00155db19e6d', 0, { name: 'Monte Orton', telephone1: '555000', fax: '10101', accountid: '60c4e274-0d87-e711-80e5-00155db19e6d' }],
     ]);
-    expect(sync.getState('acme', 'account')!.cursor).toContain('$deltatoken=919058%2108%2f22%2f2017%2008%3a21%3a20');
+    expect(sync.getState(table)!.cursor).toContain('$deltatoken=919058%2108%2f22%2f2017%2008%3a21%3a20');
   });
 
   it('maps a captured EntityDefinitions answer: the key is PrimaryIdAttribute, not every IsPrimaryId (DataverseConnectionViewerPCF capture)', async () => {
@@ -181,6 +183,6 @@ describe('recorded Dataverse answers', () => {
     const res = await app.inject({ method: 'POST', url: '/tenants/acme/connectors/d365:test' });
     expect(res.statusCode, res.body).toBe(200);
     expect(recorded.requests.filter((r) => r.url === '/api/data/v9.2/WhoAmI')).toHaveLength(2);
-    expect((await app.inject({ method: 'GET', url: '/metrics' })).body).toContain(`hub_d365_throttled_total{org="${new URL(recorded.orgUrl).host}"} 1`);
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).body).toContain(`hub_upstream_throttled_total{connector="d365",org="${new URL(recorded.orgUrl).host}"} 1`);
   });
 });

@@ -1,7 +1,7 @@
-import { ServiceUnavailableError } from '../../errors.js';
+import { ServiceUnavailableError, type UpstreamSystem } from '../../errors.js';
 
 /**
- * Per org: after `threshold` requests in a row have failed for good (5xx, 429 past the retry budget, no answer),
+ * Per upstream host: after `threshold` requests in a row have failed for good (5xx, 429 past the retry budget, no answer),
  * calls fail fast for `cooldownMs` instead of piling more load on a struggling org. After the cool-down exactly
  * one call goes through as a probe while the others keep failing fast; its failure opens the circuit again,
  * its success (any answer from the org) closes it.
@@ -12,7 +12,7 @@ export class CircuitBreaker {
   private probing = false;
 
   constructor(
-    private readonly options: { threshold: number; cooldownMs: number; now?: () => number; onChange?: (open: boolean) => void },
+    private readonly options: { system: UpstreamSystem; threshold: number; cooldownMs: number; now?: () => number; onChange?: (open: boolean) => void },
   ) {}
 
   /** Throws while calls fail fast; answers true for the one call admitted as the probe. */
@@ -21,7 +21,8 @@ export class CircuitBreaker {
     const remaining = this.openUntil - (this.options.now ?? Date.now)();
     if (remaining > 0 || this.probing) {
       const wait = remaining > 0 ? `for another ${Math.ceil(remaining / 1000)} s` : 'until the probe request in flight answers';
-      throw new ServiceUnavailableError('d365_unavailable', `Dynamics 365 failed ${this.failures} times in a row; calls fail fast ${wait}.`);
+      const { id, name } = this.options.system;
+      throw new ServiceUnavailableError(`${id}_unavailable`, `${name} failed ${this.failures} times in a row; calls fail fast ${wait}.`);
     }
     this.probing = true;
     return true;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideRetry, parseRetryAfter, type RetryInput } from '../../../src/connectors/dataverse/retry-policy.js';
+import { decideRetry, parseRetryAfter, type RetryInput } from '../../../src/connectors/http/retry-policy.js';
 
 const limits = { maxAttempts: 5, maxTotalWaitMs: 60_000, baseDelayMs: 1000, maxDelayMs: 8000 };
 const NOW = Date.parse('2026-11-24T12:00:00Z');

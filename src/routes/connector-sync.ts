@@ -1,14 +1,16 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ErrorEnvelope, LogicalName, TenantParams, commonErrorResponses, upstreamErrorResponses } from '../http/schemas.js';
+import type { ConnectorDefinition } from '../connectors/types.js';
+import { ErrorEnvelope, TableName, TenantParams, commonErrorResponses, upstreamErrorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
 
-const RegisterBody = z.object({ tables: z.array(LogicalName).max(500) }).strict();
+const Mode = z.enum(['delta', 'modifiedon', 'cursor', 'snapshot']);
+const RegisterBody = z.object({ tables: z.array(TableName).max(500) }).strict();
 const RegisterResponse = z.object({ tenant_id: z.string(), tables: z.array(z.string()) });
-const PollQuery = z.object({ force_full: z.stringbool().default(false), table: LogicalName.optional() });
+const PollQuery = z.object({ force_full: z.stringbool().default(false), table: TableName.optional() });
 const TablePollResult = z.object({
   table: z.string(),
-  mode: z.enum(['delta', 'modifiedon']).nullable(),
+  mode: Mode.nullable(),
   upserted: z.number(),
   deleted: z.number(),
   pages: z.number(),
@@ -23,7 +25,7 @@ const StatusResponse = z.object({
   tables: z.array(
     z.object({
       table: z.string(),
-      mode: z.enum(['delta', 'modifiedon']).nullable(),
+      mode: Mode.nullable(),
       cursor_age_seconds: z.number().nullable(),
       run_in_progress: z.boolean(),
       last_poll: z.object({ started_at: z.string().nullable(), finished_at: z.string().nullable(), outcome: z.string().nullable(), error: z.string().nullable() }),
@@ -40,24 +42,26 @@ const StatusResponse = z.object({
 });
 const responses = { ...commonErrorResponses, ...upstreamErrorResponses };
 
-/** Registration, sync status and on-demand polls of a tenant's tables. */
-export const d365SyncRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
+/** Registration, sync status and on-demand polls of a tenant's tables of one connector. */
+export const connectorSyncRoutes: FastifyPluginAsyncZod<{ services: Services; definition: ConnectorDefinition }> = async (app, { services, definition }) => {
   const { tables, polls } = services;
+  const { id } = definition;
+  const tableName = definition.tableName;
 
   app.post(
-    '/tenants/:tenant/connectors/d365/tables::register',
+    `/tenants/:tenant/connectors/${id}/tables::register`,
     { schema: { tags: ['sync'], summary: "Replace the tenant's set of mirrored tables", params: TenantParams, body: RegisterBody, response: { 200: RegisterResponse, ...responses } } },
-    async (request) => ({ tenant_id: request.params.tenant, tables: await tables.register(request.params.tenant, request.body.tables) }),
+    async (request) => ({ tenant_id: request.params.tenant, tables: await tables.register(request.params.tenant, id, request.body.tables.map(tableName)) }),
   );
 
   app.get(
-    '/tenants/:tenant/connectors/d365/tables::status',
+    `/tenants/:tenant/connectors/${id}/tables::status`,
     { schema: { tags: ['sync'], summary: 'Sync state of every registered table', params: TenantParams, response: { 200: StatusResponse, ...responses } } },
-    async (request) => ({ tenant_id: request.params.tenant, tables: tables.status(request.params.tenant) }),
+    async (request) => ({ tenant_id: request.params.tenant, tables: tables.status(request.params.tenant, id) }),
   );
 
   app.post(
-    '/tenants/:tenant/connectors/d365::poll',
+    `/tenants/:tenant/connectors/${id}::poll`,
     {
       schema: {
         tags: ['sync'],
@@ -69,9 +73,9 @@ export const d365SyncRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
     },
     async (request, reply) => {
       const { tenant } = request.params;
-      const { table, force_full } = request.query;
-      if (table) tables.requireRegistered(tenant, table);
-      const results = await polls.poll(tenant, table ? [table] : tables.list(tenant), { forceFull: force_full });
+      const table = request.query.table === undefined ? undefined : tableName(request.query.table);
+      if (table) tables.requireRegistered({ tenant, connector: id, logical: table });
+      const results = await polls.poll(tenant, id, table ? [table] : tables.list(tenant, id), { forceFull: request.query.force_full });
       const failed = results.filter((r) => r.outcome !== 'ok');
       if (failed.length === 0) return { tables: results };
       return reply.status(502).send({

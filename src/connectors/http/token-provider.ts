@@ -1,13 +1,22 @@
 import { AuthError, ConfidentialClientApplication, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
 import { request } from 'undici';
-import type { D365Connection } from '../../config.js';
-import { UpstreamError } from '../../errors.js';
+import { UpstreamError, type UpstreamSystem } from '../../errors.js';
 import type { HubMetrics } from '../../metrics.js';
 import type { OutboundAgents } from '../http/outbound-agents.js';
 
+/** An Entra ID app registration and the resource it asks tokens for. */
+export interface ClientCredentials {
+  authorityHost: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  /** e.g. `https://contoso.crm.dynamics.com/.default`, `https://api.businesscentral.dynamics.com/.default`. */
+  scope: string;
+}
+
 export interface TokenProvider {
   /**
-   * A bearer token for the org. `rejected`: the token Dataverse just answered 401 to; a new one is fetched past
+   * A bearer token for the resource. `rejected`: the token the source just answered 401 to; a new one is fetched past
    * MSAL's cache, once for all callers refused the same token.
    */
   getToken(options?: { rejected?: string }): Promise<string>;
@@ -50,30 +59,34 @@ class UndiciNetworkClient implements INetworkModule {
 
 const CREDENTIAL_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
 
-function toUpstreamError(error: unknown, connection: D365Connection): UpstreamError {
+function toUpstreamError(system: UpstreamSystem, error: unknown, connection: ClientCredentials, scopeHint: string): UpstreamError {
   const authority = new URL(connection.authorityHost).host;
   if (error instanceof AuthError) {
     const firstLine = (error.errorMessage || error.message).split(/\r?\n/)[0]!.trim();
     const upstream = { status: error.errorCode === 'invalid_client' ? 401 : 400, code: error.errorCode, message: firstLine };
     if (CREDENTIAL_ERRORS.has(error.errorCode) || /AADSTS7000215|AADSTS700016/.test(firstLine)) {
-      return new UpstreamError(upstream, 'Entra ID rejected the client credentials: check the client id and client secret (expired secrets are common)', { cause: error });
+      return new UpstreamError(system, upstream, 'Entra ID rejected the client credentials: check the client id and client secret (expired secrets are common)', { cause: error });
     }
     if (error.errorCode === 'invalid_scope') {
-      return new UpstreamError(upstream, 'Entra ID rejected the scope: check that the org URL is the Dataverse environment URL', { cause: error });
+      return new UpstreamError(system, upstream, `Entra ID rejected the scope: ${scopeHint}`, { cause: error });
     }
     if (error.errorCode === 'endpoints_resolution_error' || error.errorCode === 'network_error') {
-      return new UpstreamError({ status: null, code: error.errorCode, message: `could not reach the Entra ID authority ${authority}` }, undefined, { cause: error });
+      return new UpstreamError(system, { status: null, code: error.errorCode, message: `could not reach the Entra ID authority ${authority}` }, undefined, { cause: error });
     }
-    return new UpstreamError(upstream, 'Token request to Entra ID failed', { cause: error });
+    return new UpstreamError(system, upstream, 'Token request to Entra ID failed', { cause: error });
   }
-  return new UpstreamError({ status: null, code: null, message: `could not reach the Entra ID authority ${authority}` }, undefined, { cause: error });
+  return new UpstreamError(system, { status: null, code: null, message: `could not reach the Entra ID authority ${authority}` }, undefined, { cause: error });
 }
 
 /**
  * Client-credentials tokens for one connection. MSAL caches and renews them (5 minutes before expiry);
  * callers arriving while a token is being fetched share that one request, refreshes after a 401 included.
  */
-export function createMsalTokenProvider(connection: D365Connection, agents: OutboundAgents, metrics: HubMetrics, timeoutMs: number): TokenProvider {
+export function createMsalTokenProvider(
+  connection: ClientCredentials,
+  options: { system: UpstreamSystem; scopeHint: string; agents: OutboundAgents; metrics: HubMetrics; timeoutMs: number },
+): TokenProvider {
+  const { system, scopeHint, agents, metrics, timeoutMs } = options;
   const authority = new URL(connection.authorityHost);
   const app = new ConfidentialClientApplication({
     auth: {
@@ -85,7 +98,7 @@ export function createMsalTokenProvider(connection: D365Connection, agents: Outb
     },
     system: { networkClient: new UndiciNetworkClient(agents, timeoutMs) },
   });
-  const scopes = [`${connection.orgUrl.replace(/\/+$/, '')}/.default`];
+  const scopes = [connection.scope];
   let inFlight: Promise<string> | null = null;
   let current: string | null = null;
 
@@ -93,11 +106,11 @@ export function createMsalTokenProvider(connection: D365Connection, agents: Outb
     try {
       const result = await app.acquireTokenByClientCredential({ scopes, skipCache: forceRefresh });
       if (!result?.fromCache) metrics.tokenAcquisitions.inc({ authority: authority.host, outcome: 'ok' });
-      if (!result?.accessToken) throw new UpstreamError({ status: null, code: null, message: 'Entra ID returned no access token' });
+      if (!result?.accessToken) throw new UpstreamError(system, { status: null, code: null, message: 'Entra ID returned no access token' });
       return result.accessToken;
     } catch (error) {
       metrics.tokenAcquisitions.inc({ authority: authority.host, outcome: 'error' });
-      throw error instanceof UpstreamError ? error : toUpstreamError(error, connection);
+      throw error instanceof UpstreamError ? error : toUpstreamError(system, error, connection, scopeHint);
     }
   }
 

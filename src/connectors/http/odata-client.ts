@@ -7,7 +7,7 @@ import type { CircuitBreaker } from './circuit-breaker.js';
 import type { RequestGate } from './request-gate.js';
 import { decideRetry, type RetryLimits } from './retry-policy.js';
 import type { TokenProvider } from './token-provider.js';
-import { upstreamErrorFromResponse, upstreamNetworkError } from './upstream-error.js';
+import { upstreamErrorFromResponse, upstreamNetworkError, type ODataSystem } from './upstream-error.js';
 
 export interface ODataPage {
   rows: Record<string, unknown>[];
@@ -25,12 +25,15 @@ export interface RequestLimits extends RetryLimits {
 }
 
 export interface ODataClientOptions {
-  orgUrl: string;
-  apiVersion: string;
+  /** The service root every relative path is resolved against (ends with `/`). */
+  baseUrl: string;
+  system: ODataSystem & { pageSizeVariable: string };
+  /** Headers this source wants on every request (Dataverse: the OData version headers). */
+  headers?: Record<string, string>;
   tokens: TokenProvider;
   /** Asked per request, so an agent closed for idleness is never reused. */
   dispatcherFor: (url: string) => Dispatcher;
-  /** The org + client's gate and the org's breaker, shared with every connector of that org (asked per request). */
+  /** The host + principal's gate and the host's breaker, shared with every connector using them (asked per request). */
   hostState: () => { gate: RequestGate; breaker: CircuitBreaker };
   limits: RequestLimits;
   metrics: HubMetrics;
@@ -41,6 +44,8 @@ export interface ODataClientOptions {
 export interface GetOptions {
   prefer?: string[];
   signal?: AbortSignal;
+  /** The media type asked for (JSON unless said: `$metadata` is XML). */
+  accept?: string;
 }
 
 interface RawResponse {
@@ -49,21 +54,21 @@ interface RawResponse {
   contentType: string | null;
   text: string;
   error?: unknown;
-  /** The body passed D365_MAX_RESPONSE_MB (undici stopped reading it). */
+  /** The body passed the response size limit (undici stopped reading it). */
   tooLarge?: boolean;
 }
 
 /** Failures that say the org is in trouble (they open the circuit); any other answer shows the org is up. */
 const countsAgainstOrg = (status: number | null) => status === null || status >= 500 || status === 429;
 
-/** JSON over the Dataverse Web API: auth, the OData headers, the concurrency gate, the retry policy and the circuit breaker. */
+/** JSON over an OData v4 service (Dataverse, Business Central): auth, headers, the request gate, the retry policy and the circuit breaker. */
 export class ODataClient {
   readonly baseUrl: string;
   private readonly origin: string;
   private active = 0;
 
   constructor(private readonly options: ODataClientOptions) {
-    this.baseUrl = `${options.orgUrl.replace(/\/+$/, '')}/api/data/${options.apiVersion}/`;
+    this.baseUrl = options.baseUrl;
     this.origin = new URL(this.baseUrl).origin;
   }
 
@@ -72,11 +77,18 @@ export class ODataClient {
     return this.active > 0;
   }
 
-  /** `pathOrUrl` is relative to the API root, or a link Dataverse gave us (followed verbatim). */
+  /** `pathOrUrl` is relative to the service root, or a link the service gave us (followed verbatim). */
   async getJson<T>(pathOrUrl: string, options: GetOptions = {}): Promise<T> {
     const url = this.resolve(pathOrUrl);
-    const { limits, log, metrics } = this.options;
+    return this.parse<T>(await this.getText(url, options), url);
+  }
+
+  /** The body of a successful answer as text, after the same auth, gate, retries and breaker as any request. */
+  async getText(pathOrUrl: string, options: GetOptions = {}): Promise<string> {
+    const url = this.resolve(pathOrUrl);
+    const { limits, log, metrics, system } = this.options;
     const org = metrics.orgLabel(new URL(url).host);
+    const labels = { connector: system.id, org };
     const { gate, breaker } = this.options.hostState();
     const probe = breaker.admit();
     const started = Date.now();
@@ -97,19 +109,19 @@ export class ODataClient {
       for (let attempt = 1; ; attempt++) {
         const token = await this.options.tokens.getToken({ rejected });
         rejected = undefined;
-        const response = await gate.run(() => this.send(url, token, options.prefer, signal), signal);
-        metrics.d365Requests.inc({ org, status: response.status ?? 'network' });
+        const response = await gate.run(() => this.send(url, token, options, signal), signal);
+        metrics.upstreamRequests.inc({ ...labels, status: response.status ?? 'network' });
         if (response.tooLarge) {
           verdict(false);
-          throw new UpstreamError({
+          throw new UpstreamError(system, {
             status: null,
             code: 'response_too_large',
-            message: `the answer from ${this.describe(url)} is larger than D365_MAX_RESPONSE_MB (${Math.round(limits.maxResponseBytes / 1048576)} MB); lower D365_PAGE_SIZE or raise the limit`,
+            message: `the answer from ${this.describe(url)} is larger than D365_MAX_RESPONSE_MB (${Math.round(limits.maxResponseBytes / 1048576)} MB); lower ${system.pageSizeVariable} or raise the limit`,
           });
         }
         if (response.status !== null && response.status >= 200 && response.status < 300) {
           verdict(false);
-          return this.parse<T>(response.text, url);
+          return response.text;
         }
 
         const decision = decideRetry(
@@ -120,14 +132,14 @@ export class ODataClient {
         if (!decision.retry) {
           verdict(countsAgainstOrg(response.status));
           throw response.status === null
-            ? upstreamNetworkError(response.error, this.describe(url))
-            : upstreamErrorFromResponse(response.status, response.text, this.describe(url), response.contentType);
+            ? upstreamNetworkError(system, response.error, this.describe(url))
+            : upstreamErrorFromResponse(system, response.status, response.text, this.describe(url), response.contentType);
         }
-        log.warn({ status: response.status, attempt, waitMs: decision.waitMs, reason: decision.reason, path: new URL(url).pathname }, 'retrying Dataverse request');
+        log.warn({ status: response.status, attempt, waitMs: decision.waitMs, reason: decision.reason, path: new URL(url).pathname }, `retrying ${system.name} request`);
         if (decision.pauseAll) {
           gate.pauseUntil(Date.now() + decision.waitMs);
-          metrics.d365Throttled.inc({ org });
-          metrics.d365ThrottleWait.inc({ org }, decision.waitMs / 1000);
+          metrics.upstreamThrottled.inc(labels);
+          metrics.upstreamThrottleWait.inc(labels, decision.waitMs / 1000);
         }
         if (decision.refreshToken) {
           tokenRefreshed = true;
@@ -139,7 +151,7 @@ export class ODataClient {
     } catch (error) {
       if (deadline.aborted && !options.signal?.aborted && !(error instanceof UpstreamError)) {
         verdict(true);
-        throw new UpstreamError({
+        throw new UpstreamError(system, {
           status: null,
           code: 'deadline_exceeded',
           message: `no answer from ${this.describe(url)} within ${limits.deadlineMs / 1000} s, retries included (D365_REQUEST_DEADLINE_SECONDS)`,
@@ -155,7 +167,7 @@ export class ODataClient {
   /**
    * Pages of a collection, following `@odata.nextLink` verbatim and resending the same `Prefer` on every page.
    * The next page is requested while the caller works on the current one (two pages in memory at most), so
-   * Dataverse's time and the hub's commit overlap. The delta link, when Dataverse gives one, is on the last page.
+   * the service's time and the hub's commit overlap. The delta link, when the service gives one, is on the last page.
    */
   async *pages(pathOrUrl: string, options: { maxPageSize: number; trackChanges?: boolean; signal?: AbortSignal }): AsyncGenerator<ODataPage> {
     const prefer = [`odata.maxpagesize=${options.maxPageSize}`];
@@ -187,12 +199,12 @@ export class ODataClient {
     const url = new URL(pathOrUrl, this.baseUrl);
     // Links come from the server; never send the org's bearer token anywhere else.
     if (url.origin !== this.origin) {
-      throw new UpstreamError({ status: null, code: null, message: `refusing to follow a link to another host (${url.host})` });
+      throw new UpstreamError(this.options.system, { status: null, code: null, message: `refusing to follow a link to another host (${url.host})` });
     }
     return url.href;
   }
 
-  private async send(url: string, token: string, prefer: string[] | undefined, signal: AbortSignal): Promise<RawResponse> {
+  private async send(url: string, token: string, { prefer, accept }: GetOptions, signal: AbortSignal): Promise<RawResponse> {
     const { limits } = this.options;
     try {
       const res = await request(url, {
@@ -201,10 +213,8 @@ export class ODataClient {
         signal: AbortSignal.any([signal, AbortSignal.timeout(limits.attemptTimeoutMs)]),
         headers: {
           authorization: `Bearer ${token}`,
-          accept: 'application/json',
-          'odata-version': '4.0',
-          'odata-maxversion': '4.0',
-          'if-none-match': 'null',
+          accept: accept ?? 'application/json',
+          ...this.options.headers,
           ...(prefer?.length ? { prefer: prefer.join(',') } : {}),
         },
       });
@@ -225,7 +235,7 @@ export class ODataClient {
     try {
       return JSON.parse(text) as T;
     } catch (error) {
-      throw new UpstreamError({ status: 200, code: null, message: `invalid JSON from ${this.describe(url)}` }, undefined, { cause: error });
+      throw new UpstreamError(this.options.system, { status: 200, code: null, message: `invalid JSON from ${this.describe(url)}` }, undefined, { cause: error });
     }
   }
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { CircuitBreaker } from '../../../src/connectors/dataverse/circuit-breaker.js';
+import { CircuitBreaker } from '../../../src/connectors/http/circuit-breaker.js';
 
 function breaker(threshold = 3) {
   let now = 1000;
   const changes: boolean[] = [];
-  const cb = new CircuitBreaker({ threshold, cooldownMs: 500, now: () => now, onChange: (open) => changes.push(open) });
+  const cb = new CircuitBreaker({ system: { id: 'd365', name: 'Dynamics 365' }, threshold, cooldownMs: 500, now: () => now, onChange: (open) => changes.push(open) });
   return { cb, changes, advance: (ms: number) => (now += ms) };
 }
 

@@ -1,21 +1,4 @@
-/** The hub's view of a Dataverse table (contract `Table`). */
-export interface TableInfo {
-  logical: string;
-  entity_set: string;
-  primary_key: string;
-  display_name: string;
-  change_tracking: boolean;
-}
-
-export interface TableAttribute {
-  logical: string;
-  type: string;
-  is_primary_id: boolean;
-}
-
-export interface TableDetail extends TableInfo {
-  attributes: TableAttribute[];
-}
+import type { TableDetail, TableInfo } from '../types.js';
 
 export const ENTITY_SELECT = 'LogicalName,EntitySetName,PrimaryIdAttribute,DisplayName,ChangeTrackingEnabled';
 export const ATTRIBUTE_SELECT = 'LogicalName,AttributeType,IsPrimaryId';
