@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
 
 /** Small typed calls of the hub's sync routes, asserting the status they should answer. */
-export function hubClient(app: FastifyInstance, tenant: string) {
-  const base = `/tenants/${tenant}/connectors/d365`;
+export function hubClient(app: FastifyInstance, tenant: string, connector = 'd365') {
+  const base = `/tenants/${tenant}/connectors/${connector}`;
   return {
     async register(tables: string[], status = 200) {
       const res = await app.inject({ method: 'POST', url: `${base}/tables:register`, payload: { tables } });

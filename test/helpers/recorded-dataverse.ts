@@ -15,6 +15,8 @@ const RECORDED_ORIGIN = 'https://org.example.crm.dynamics.com';
 export interface RecordedAnswer {
   /** A fixture name (`test/fixtures/dataverse/<name>.body.json`). */
   fixture: string;
+  /** A body the test composed instead of a fixture file (said so where it is used). */
+  text?: string;
   status?: number;
   headers?: Record<string, string>;
 }
@@ -29,7 +31,21 @@ export interface RecordedDataverse extends DataverseEndpoint {
  * byte for byte apart from the host, plus a token endpoint (the sandbox's Entra simulator) so the real MSAL and
  * OData client run against it. A request the route table does not name gets the recorded "No HTTP resource" 404.
  */
-export async function startRecordedDataverse(routes: Record<string, RecordedAnswer | RecordedAnswer[]>): Promise<RecordedDataverse> {
+export function startRecordedDataverse(routes: Record<string, RecordedAnswer | RecordedAnswer[]>): Promise<RecordedDataverse> {
+  return startRecordedServer(routes, { folder: FIXTURES, recordedOrigin: RECORDED_ORIGIN, file: (fixture) => `${fixture}.body.json`, notFound: { fixture: 'error-no-http-resource', status: 404 } });
+}
+
+export interface RecordedSource {
+  folder: string;
+  /** The origin the recorded bodies name, replaced by this server's. */
+  recordedOrigin: string;
+  file: (fixture: string) => string;
+  /** What a request the routes do not name is answered. */
+  notFound: RecordedAnswer;
+}
+
+/** The same for any source's recordings (BC: test/fixtures/bc). */
+export async function startRecordedServer(routes: Record<string, RecordedAnswer | RecordedAnswer[]>, source: RecordedSource): Promise<RecordedDataverse> {
   const { key, cert } = await createLoopbackCertificate();
   const server = createServer({ key, cert });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -38,7 +54,7 @@ export async function startRecordedDataverse(routes: Record<string, RecordedAnsw
   const client = { clientId: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee', clientSecret: 'recorded-secret', applicationUser: true };
   const entra = new EntraSimulator({ authorityHost: origin, tenantId, orgUrl: origin, clients: [client], tokenLifetimeSeconds: 3599 });
   // Verbatim, with only the recorded origin replaced by this server's.
-  const body = (fixture: string) => readFileSync(join(FIXTURES, `${fixture}.body.json`), 'utf8').replaceAll(RECORDED_ORIGIN, origin);
+  const body = (fixture: string) => readFileSync(join(source.folder, source.file(fixture)), 'utf8').replaceAll(source.recordedOrigin, origin);
   const served = new Map<string, number>();
   const requests: RecordedDataverse['requests'] = [];
 
@@ -57,9 +73,9 @@ export async function startRecordedDataverse(routes: Record<string, RecordedAnsw
     const answers = route === undefined ? [] : [route].flat();
     const n = served.get(url) ?? 0;
     served.set(url, n + 1);
-    const answer = answers[Math.min(n, answers.length - 1)] ?? { fixture: 'error-no-http-resource', status: 404 };
+    const answer = answers[Math.min(n, answers.length - 1)] ?? source.notFound;
     res.writeHead(answer.status ?? 200, { 'content-type': 'application/json; odata.metadata=minimal', 'odata-version': '4.0', ...answer.headers });
-    res.end(body(answer.fixture));
+    res.end(answer.text ?? body(answer.fixture));
   });
   onTestFinished(() => new Promise<void>((resolve) => (server.close(() => resolve()), server.closeAllConnections())));
   return { orgUrl: origin, authorityHost: origin, tenantId, clientId: client.clientId, clientSecret: client.clientSecret, caPem: cert, requests };
