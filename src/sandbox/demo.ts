@@ -1,5 +1,5 @@
 /**
- * `npm run demo`: the built-in Dataverse sandbox plus the production hub (`src/main.ts`) wired to it, so the
+ * `npm run demo`: the built-in Dataverse and Business Central sandboxes plus the production hub (`src/main.ts`) wired to them, so the
  * README's demo flow works with no Microsoft account. The hub runs as its own process exactly as `npm start`
  * runs it; only its environment points it at the sandbox and trusts the sandbox's certificate.
  */
@@ -7,16 +7,19 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { readEnvironment } from '../config.js';
+import { startBcSandbox } from './bc/index.js';
 import { startSandbox } from './index.js';
 
 const env = readEnvironment();
 const sandbox = await startSandbox();
+const bc = await startBcSandbox();
 const dbPath = env.HUB_DB_PATH ?? './data/demo.db';
 // The sandbox's certificate and URL live next to the demo's database.
 const dataDir = resolve(dirname(dbPath));
 const certPath = join(dataDir, 'sandbox-ca.pem');
 mkdirSync(dataDir, { recursive: true });
-writeFileSync(certPath, sandbox.caPem);
+// Both sandboxes' certificates in one bundle: NODE_EXTRA_CA_CERTS names one file.
+writeFileSync(certPath, `${sandbox.caPem}\n${bc.caPem}`);
 writeFileSync(join(dataDir, 'sandbox-url'), sandbox.orgUrl);
 
 const hubEnv: Record<string, string> = {
@@ -30,6 +33,13 @@ const hubEnv: Record<string, string> = {
   D365_CLIENT_ID: sandbox.clientId,
   D365_CLIENT_SECRET: sandbox.clientSecret,
   D365_AUTHORITY_HOST: sandbox.authorityHost,
+  BC_TENANT_ID: bc.tenantId,
+  BC_CLIENT_ID: bc.clientId,
+  BC_CLIENT_SECRET: bc.clientSecret,
+  BC_ENVIRONMENT: bc.environment,
+  BC_COMPANY_ID: bc.companyId,
+  BC_API_URL: bc.apiUrl,
+  BC_AUTHORITY_HOST: bc.authorityHost,
   NODE_EXTRA_CA_CERTS: certPath,
 };
 const hubUrl = `http://${hubEnv.HUB_HOST === '0.0.0.0' ? '127.0.0.1' : hubEnv.HUB_HOST}:${hubEnv.HUB_PORT}`;
@@ -37,11 +47,12 @@ const hubUrl = `http://${hubEnv.HUB_HOST === '0.0.0.0' ? '127.0.0.1' : hubEnv.HU
 process.stdout.write(
   [
     '',
-    'Dataverse sandbox is up (Entra ID + Web API v9.2 over HTTPS on 127.0.0.1). Hub environment:',
+    'Dataverse and Business Central sandboxes are up (Entra ID + Web API v9.2, Entra ID + BC API v2.0, HTTPS on 127.0.0.1). Hub environment:',
     ...Object.entries(hubEnv).map(([k, v]) => `  ${k}=${k.includes('SECRET') ? '<demo value>' : v}`),
     '',
     `Hub: ${hubUrl}   ready-made tenant: demo   sandbox admin API: ${sandbox.orgUrl}/_sandbox/tables`,
     `Try: curl -s -X POST ${hubUrl}/tenants/demo/connectors/d365:test`,
+    `     curl -s -X POST ${hubUrl}/tenants/demo/connectors/bc:test`,
     '',
   ].join('\n'),
 );
@@ -60,6 +71,6 @@ const stop = (signal: NodeJS.Signals) => {
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
 hub.on('exit', async (code) => {
-  await sandbox.close();
+  await Promise.all([sandbox.close(), bc.close()]);
   process.exit(code ?? 0);
 });
