@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { readEnvironment } from '../config.js';
-import { startBcSandbox } from './bc/index.js';
+import { bcSandboxEnv, startBcSandbox } from './bc/index.js';
 import { startSandbox } from './index.js';
 
 const env = readEnvironment();
@@ -33,13 +33,7 @@ const hubEnv: Record<string, string> = {
   D365_CLIENT_ID: sandbox.clientId,
   D365_CLIENT_SECRET: sandbox.clientSecret,
   D365_AUTHORITY_HOST: sandbox.authorityHost,
-  BC_TENANT_ID: bc.tenantId,
-  BC_CLIENT_ID: bc.clientId,
-  BC_CLIENT_SECRET: bc.clientSecret,
-  BC_ENVIRONMENT: bc.environment,
-  BC_COMPANY_ID: bc.companyId,
-  BC_API_URL: bc.apiUrl,
-  BC_AUTHORITY_HOST: bc.authorityHost,
+  ...bcSandboxEnv(bc),
   NODE_EXTRA_CA_CERTS: certPath,
 };
 const hubUrl = `http://${hubEnv.HUB_HOST === '0.0.0.0' ? '127.0.0.1' : hubEnv.HUB_HOST}:${hubEnv.HUB_PORT}`;

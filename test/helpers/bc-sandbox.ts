@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { expect, onTestFinished } from 'vitest';
-import { startBcSandbox, type BcSandbox, type BcSandboxOptions } from '../../src/sandbox/bc/index.js';
+import { bcSandboxEnv, startBcSandbox, type BcSandbox, type BcSandboxOptions } from '../../src/sandbox/bc/index.js';
 import { buildTestApp } from './build-test-app.js';
 import type { StoredRowView } from './stored-rows.js';
 
@@ -12,17 +12,7 @@ export async function startTestBcSandbox(options: BcSandboxOptions = {}): Promis
 }
 
 /** The BC_* variables of a default connection to this sandbox's first company. */
-export function bcEnv(sandbox: BcSandbox): Record<string, string> {
-  return {
-    BC_TENANT_ID: sandbox.tenantId,
-    BC_CLIENT_ID: sandbox.clientId,
-    BC_CLIENT_SECRET: sandbox.clientSecret,
-    BC_ENVIRONMENT: sandbox.environment,
-    BC_COMPANY_ID: sandbox.companyId,
-    BC_API_URL: sandbox.apiUrl,
-    BC_AUTHORITY_HOST: sandbox.authorityHost,
-  };
-}
+export const bcEnv = bcSandboxEnv;
 
 /** The hub with the BC sandbox as its default BC connection, trusting its certificate (and those of `alsoTrusted`). */
 export async function buildHubOnBc(sandbox: BcSandbox, env: Record<string, string | undefined> = {}, alsoTrusted: string[] = []): Promise<{ app: FastifyInstance }> {

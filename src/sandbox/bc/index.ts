@@ -58,6 +58,19 @@ export interface BcSandbox {
   close(): Promise<void>;
 }
 
+/** The BC_* variables of a default connection to the sandbox's first company (demo, tests, benchmark). */
+export function bcSandboxEnv(sandbox: BcSandbox): Record<string, string> {
+  return {
+    BC_TENANT_ID: sandbox.tenantId,
+    BC_CLIENT_ID: sandbox.clientId,
+    BC_CLIENT_SECRET: sandbox.clientSecret,
+    BC_ENVIRONMENT: sandbox.environment,
+    BC_COMPANY_ID: sandbox.companyId,
+    BC_API_URL: sandbox.apiUrl,
+    BC_AUTHORITY_HOST: sandbox.authorityHost,
+  };
+}
+
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
