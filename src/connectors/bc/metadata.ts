@@ -20,10 +20,11 @@ interface CsdlSchema {
   Namespace: string;
   Alias?: string;
   EntityType?: CsdlEntityType[];
+  EntityContainer?: { EntitySet?: Array<{ Name: string; EntityType: string }> };
 }
 
 const LISTS = new Set(['Schema', 'EntityType', 'Property', 'NavigationProperty', 'PropertyRef', 'EntitySet']);
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', removeNSPrefix: true, isArray: (name) => LISTS.has(name) });
+const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', removeNSPrefix: true, isArray: (name, _path, _leaf, isAttribute) => !isAttribute && LISTS.has(name) });
 
 /** Key types whose JSON value is a string, so a row's id can be stored and compared as text. */
 const TEXT_KEYS = new Set(['Edm.Guid', 'Edm.String']);
@@ -41,8 +42,9 @@ export interface BcTable extends TableDetail {
 
 /**
  * The tables of a company, read from the API's `$metadata` (CSDL): the collection-valued navigation properties of
- * the `company` entity type (BC nests every set except `companies` under a company). Sets with a single Guid or
- * string key are offered; their columns are the entity type's properties typed by their Edm types.
+ * the `company` entity type (BC nests every set except `companies` under a company), and the entity sets of the
+ * container besides `companies` (a document that declares them there instead is read the same). Sets with a single
+ * Guid or string key are offered; their columns are the entity type's properties typed by their Edm types.
  */
 export function tablesFromMetadata(xml: string): BcTable[] {
   const document = parser.parse(xml) as { Edmx?: { DataServices?: { Schema?: CsdlSchema[] } } };
@@ -55,19 +57,25 @@ export function tablesFromMetadata(xml: string): BcTable[] {
     }
   }
   const company = [...types.values()].find((type) => type.Name === 'company');
-  if (!company) return [];
-  const tables: BcTable[] = [];
-  for (const nav of company.NavigationProperty ?? []) {
+  const sets = new Map<string, string>();
+  for (const nav of company?.NavigationProperty ?? []) {
     const collection = /^Collection\((.+)\)$/.exec(nav.Type)?.[1];
-    const type = collection ? types.get(collection) : undefined;
+    if (collection) sets.set(nav.Name, collection);
+  }
+  for (const set of schemas.flatMap((schema) => schema.EntityContainer?.EntitySet ?? [])) {
+    if (set.Name !== 'companies' && !sets.has(set.Name)) sets.set(set.Name, set.EntityType);
+  }
+  const tables: BcTable[] = [];
+  for (const [name, typeName] of sets) {
+    const type = types.get(typeName);
     const keys = type?.Key?.PropertyRef ?? [];
     if (!type || keys.length !== 1) continue;
     const key = keys[0]!.Name;
     const properties = type.Property ?? [];
     if (!TEXT_KEYS.has(properties.find((p) => p.Name === key)?.Type ?? '')) continue;
     tables.push({
-      logical: nav.Name,
-      entity_set: nav.Name,
+      logical: name,
+      entity_set: name,
       primary_key: key,
       display_name: displayName(type.Name),
       // BC removed delta links in v24: nothing is change-tracked.

@@ -64,6 +64,11 @@ describe('Business Central recorded answers', () => {
     expect(tablesFromMetadata(excerptOnly)).toStrictEqual([]);
     const tables = tablesFromMetadata(composedMetadata());
     expect(tables.map((t) => [t.logical, t.primary_key, t.stamped])).toStrictEqual([['customers', 'id', true]]);
+    // A document that declares the sets in its entity container (and not as navigations of company) is read the same.
+    const inContainer = composedMetadata()
+      .replace('<NavigationProperty Name="customers" Type="Collection(Microsoft.NAV.customer)" ContainsTarget="true" />', '')
+      .replace('</Schema>', '<EntityContainer Name="NAV"><EntitySet Name="companies" EntityType="Microsoft.NAV.company"/><EntitySet Name="customers" EntityType="Microsoft.NAV.customer"/></EntityContainer></Schema>');
+    expect(tablesFromMetadata(inContainer)).toStrictEqual(tables);
   });
 
   it('mirrors a recorded customers page as BC sent it and maps the recorded companies list', async () => {
