@@ -76,7 +76,8 @@ export class Connections {
     const sealedSecrets: ConnectionFields = {};
     for (const [name, value] of Object.entries(input)) {
       if (definition.secretFields.includes(name)) sealedSecrets[name] = box.seal(value, secretOwner(tenant, definition.id, name));
-      else fields[name] = value.replace(/\/+$/, '');
+      // URLs are stored without a trailing slash (the hub appends its own paths); other fields as given.
+      else fields[name] = /^https?:\/\//i.test(value) ? value.replace(/\/+$/, '') : value;
     }
     const stored: StoredConnection = { tenant, connector: definition.id, fields, sealedSecrets, updated_at: this.deps.now().toISOString() };
     this.deps.repository.upsert(stored);

@@ -21,14 +21,17 @@ function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
 }
 
-function decodeCursor(text: string, logical: string, includeDeleted: boolean): Cursor {
+/** What a cursor is tied to: the tenant's table of one connector (the same name elsewhere is another table). */
+const tableOf = ({ tenant, connector, logical }: TableRef) => `${tenant}/${connector}/${logical}`;
+
+function decodeCursor(text: string, table: string, includeDeleted: boolean): Cursor {
   let cursor: Cursor;
   try {
     cursor = CursorSchema.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
   } catch {
     throw new BadRequestError('invalid_cursor', 'cursor is not one this hub issued; start again without it.');
   }
-  if (cursor.t !== logical || cursor.d !== includeDeleted) {
+  if (cursor.t !== table || cursor.d !== includeDeleted) {
     throw new BadRequestError('invalid_cursor', 'cursor belongs to another table or include_deleted setting.');
   }
   return cursor;
@@ -44,10 +47,10 @@ export function readRowsPage(repository: RowsRepository, request: RowsRequest): 
   if (request.cursor !== undefined && request.changedSince !== undefined) {
     throw new BadRequestError('invalid_request', 'Give either cursor or changed_since, not both.');
   }
-  const { logical } = request.table;
+  const table = tableOf(request.table);
   const cursor = request.cursor
-    ? decodeCursor(request.cursor, logical, request.includeDeleted)
-    : { t: logical, s: request.changedSince ?? 0, h: repository.maxSeq(request.table), k: 0, d: request.includeDeleted };
+    ? decodeCursor(request.cursor, table, request.includeDeleted)
+    : { t: table, s: request.changedSince ?? 0, h: repository.maxSeq(request.table), k: 0, d: request.includeDeleted };
   const rows = repository.page({
     table: request.table,
     sinceSeq: cursor.s,

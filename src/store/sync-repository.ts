@@ -164,11 +164,10 @@ export function createSyncRepository(db: Db): SyncRepository {
 
   const stale = (c: { table: TableRef; source: string }) => sourceOf.get(c.table) !== c.source;
 
-  const commitPage = db.transaction((c: PageCommit): Committed<{ upserted: number; deleted: number }> => {
+  const commitPage = db.transaction((c: PageCommit, tableKey: number): Committed<{ upserted: number; deleted: number }> => {
     if (stale(c)) return { stale: true };
     // One sequence number per commit: every change in it shares it, and later commits get higher ones.
     const seq = bump.get('change_seq')!;
-    const tableKey = keys.ensure(c.table);
     let upserted = 0;
     let deleted = 0;
     for (const row of c.rows) {
@@ -182,9 +181,8 @@ export function createSyncRepository(db: Db): SyncRepository {
     return { upserted, deleted, stale: false };
   });
 
-  const commitKeys = db.transaction((c: KeysCommit): Committed<{ deleted: number }> => {
+  const commitKeys = db.transaction((c: KeysCommit, tableKey: number): Committed<{ deleted: number }> => {
     if (stale(c)) return { stale: true };
-    const tableKey = keys.ensure(c.table);
     for (const id of c.ids) markSeen.run(c.run, tableKey, id);
     if (!c.last) return { deleted: 0, stale: false };
     const seq = bump.get('change_seq')!;
@@ -201,8 +199,10 @@ export function createSyncRepository(db: Db): SyncRepository {
     reset: ({ tenant, connector, logical }, source, reason, now) =>
       (logical === undefined ? resetTenant.run({ tenant, connector, source, reason, now }) : resetTable.run({ tenant, connector, logical, source, reason, now })).changes,
     nextRunId: () => bump.get('run_id')!,
-    commitPage: (commit) => commitPage.immediate(commit),
-    commitKeys: (commit) => commitKeys.immediate(commit),
+    // The table's key is made in a statement of its own, committed before the page's transaction: a page that rolls
+    // back must not take back a key the cache already holds (SQLite would give the number to the next table).
+    commitPage: (commit) => commitPage.immediate(commit, keys.ensure(commit.table)),
+    commitKeys: (commit) => commitKeys.immediate(commit, keys.ensure(commit.table)),
     freshness: (now) =>
       lastSuccesses.all().map((r) => ({ tenant_id: r.tenant_id, connector: r.connector, logical: r.logical, seconds: Math.max(0, (now.getTime() - Date.parse(r.last_success_at)) / 1000) })),
   };

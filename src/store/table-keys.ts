@@ -10,7 +10,7 @@ export interface TableRef {
 export interface TableKeys {
   /** The table's small integer key, or undefined when nothing of it was ever stored. */
   find(ref: TableRef): number | undefined;
-  /** The table's key, created on first use. */
+  /** The table's key, created on first use. Call it outside a transaction that may roll back (the key is cached). */
   ensure(ref: TableRef): number;
 }
 

@@ -109,3 +109,25 @@ describe('sync repository', () => {
     expect(sync.getState(T1)?.link_failures).toBe(0);
   });
 });
+
+describe('table keys', () => {
+  it('a page that rolls back on a table’s first commit never hands its key to another table', () => {
+    const db = openDatabase(join(tempDir(), 'hub.db'));
+    const sync = createSyncRepository(db);
+    const rows = createRowsRepository(db);
+    const acme = { tenant: 'acme', connector: 'bc', logical: 'customers' };
+    const other = { tenant: 'other', connector: 'd365', logical: 'account' };
+    const position = { resume_link: null, cursor: null, run_kind: null, run_id: null };
+    for (const table of [acme, other]) sync.startPoll(table, { mode: 'cursor', source: ORG, position, now: NOW });
+    const commit = (table: typeof acme, id: string, who: string) =>
+      sync.commitPage({ table, source: ORG, rows: [row(id, who)], deletedIds: [], seenRun: null, tombstoneUnseenOf: null, position, now: NOW });
+    db.exec(`CREATE TRIGGER fail_once BEFORE INSERT ON rows WHEN NEW.id = 'boom' BEGIN SELECT RAISE(ABORT, 'disk trouble'); END`);
+    expect(() => commit(acme, 'boom', 'acme')).toThrow('disk trouble');
+    commit(other, 'b1', 'other');
+    commit(acme, 'a2', 'acme');
+    const ids = (table: typeof acme) => rows.page({ table, sinceSeq: 0, afterKey: 0, limit: 10, includeDeleted: true }).map((r) => r.id);
+    expect(ids(other)).toStrictEqual(['b1']);
+    expect(ids(acme)).toStrictEqual(['a2']);
+    db.close();
+  });
+});

@@ -77,12 +77,15 @@ export class BusinessCentralConnector implements SourceConnector {
 
   /**
    * Full reads carry no date filter, so rows stamped 0001-01-01 (never modified since the audit fields arrived)
-   * are mirrored too; incremental reads ask `ge` the watermark (minus the look-back), oldest first.
+   * are mirrored too; incremental reads ask `ge` the watermark (minus the look-back). Both read oldest first: a row
+   * changed during a long full read then comes again later in the same read, so the watermark it ends with
+   * (the newest stamp seen) never passes a change the read did not see.
    */
   private firstLink(request: ReadRequest): string {
     const path = this.setPath(request.table);
-    if (request.kind === 'cursor' && request.since) return `${path}?$filter=${LAST_MODIFIED} ge ${request.since}&$orderby=${LAST_MODIFIED} asc`;
-    return path;
+    if (request.kind !== 'cursor') return path;
+    const filter = request.since ? `$filter=${LAST_MODIFIED} ge ${request.since}&` : '';
+    return `${path}?${filter}$orderby=${LAST_MODIFIED} asc`;
   }
 
   private setPath(table: TableInfo): string {

@@ -86,12 +86,15 @@ export function answerBcApi(context: BcRequestContext, path: string, query: URLS
   const after = skip === null ? null : decodeSkip(skip);
   if (skip !== null && !after) return bcError(400, 'BadRequest_InvalidToken', 'The skip token is not valid.');
 
+  // Paging follows the order asked for: by (stamp, id), or by id alone (then the token's stamp is 0).
+  const stampOrder = orderby !== null && orderby !== 'id' && def.stamped;
   const stampOf = (fields: Record<string, unknown>) => (def.stamped ? Date.parse(String(fields.lastModifiedDateTime)) : 0);
-  let rows = data.ordered(companyId, set);
+  const positionOf = (fields: Record<string, unknown>) => (stampOrder ? stampOf(fields) : 0);
+  let rows = data.ordered(companyId, set, stampOrder);
   if (filter) rows = rows.filter((r) => (filter.op === 'gt' ? stampOf(r.fields) > filter.at : stampOf(r.fields) >= filter.at));
   if (after) {
     const [stamp, id] = after;
-    rows = rows.filter((r) => stampOf(r.fields) > stamp || (stampOf(r.fields) === stamp && r.id > id));
+    rows = rows.filter((r) => positionOf(r.fields) > stamp || (positionOf(r.fields) === stamp && r.id > id));
   }
   // `$top` answers that many and never a next link (as BC does).
   const pageSize = top !== null ? top : Math.min(context.maxPageSize ?? MAX_PAGE, MAX_PAGE);
@@ -100,7 +103,7 @@ export function answerBcApi(context: BcRequestContext, path: string, query: URLS
   const more = top === null && rows.length > page.length && last !== undefined;
   const project = (fields: Record<string, unknown>) => (select ? Object.fromEntries(select.map((name) => [name, fields[name]])) : fields);
   const next = new URLSearchParams(query);
-  if (last) next.set('$skiptoken', encodeSkip(stampOf(last.fields), last.id));
+  if (last) next.set('$skiptoken', encodeSkip(positionOf(last.fields), last.id));
   return {
     status: 200,
     body: {

@@ -16,27 +16,29 @@ interface BcRow {
   version: number;
 }
 
-/** Rows of one entity set of one company, with the order its reads use cached until the next change. */
+const byId = (a: BcRow, b: BcRow) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const stampOf = (row: BcRow) => Date.parse(String(row.fields.lastModifiedDateTime));
+
+/** Rows of one entity set of one company, with the two orders reads use cached until the next change. */
 class BcSetRows {
   readonly rows = new Map<string, BcRow>();
-  private ordered: BcRow[] | null = null;
+  private byKey: BcRow[] | null = null;
+  private byStamp: BcRow[] | null = null;
 
   constructor(readonly def: BcSetDef) {}
 
   changed(): void {
-    this.ordered = null;
+    this.byKey = null;
+    this.byStamp = null;
   }
 
-  /** By `lastModifiedDateTime` then id when stamped (BC's `$orderby=lastModifiedDateTime` is stable on the key), else by id. */
-  inOrder(): BcRow[] {
-    this.ordered ??= [...this.rows.values()].sort((a, b) => {
-      if (this.def.stamped) {
-        const byStamp = Date.parse(String(a.fields.lastModifiedDateTime)) - Date.parse(String(b.fields.lastModifiedDateTime));
-        if (byStamp !== 0) return byStamp;
-      }
-      return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-    });
-    return this.ordered;
+  /**
+   * Without `$orderby` BC answers in key order (a changed row keeps its place); `$orderby=lastModifiedDateTime`
+   * orders by the stamp, ties by key (a changed row moves to the end).
+   */
+  inOrder(stampOrder: boolean): BcRow[] {
+    if (stampOrder && this.def.stamped) return (this.byStamp ??= [...this.rows.values()].sort((a, b) => stampOf(a) - stampOf(b) || byId(a, b)));
+    return (this.byKey ??= [...this.rows.values()].sort(byId));
   }
 }
 
@@ -83,13 +85,13 @@ export class BcData {
     return this.defs.find((d) => d.set === set);
   }
 
-  /** Rows as the API answers them, in read order (without the etag). */
+  /** Rows as the API answers them, oldest stamp first (without the etag). */
   rows(companyId: string, set: string): Array<Record<string, unknown>> {
-    return this.setRows(companyId, set).inOrder().map((row) => row.fields);
+    return this.setRows(companyId, set).inOrder(true).map((row) => row.fields);
   }
 
-  ordered(companyId: string, set: string): Array<{ id: string; fields: Record<string, unknown>; etag: string }> {
-    return this.setRows(companyId, set).inOrder().map((row) => ({ id: row.id, fields: row.fields, etag: etagOf(row.version) }));
+  ordered(companyId: string, set: string, stampOrder: boolean): Array<{ id: string; fields: Record<string, unknown>; etag: string }> {
+    return this.setRows(companyId, set).inOrder(stampOrder).map((row) => ({ id: row.id, fields: row.fields, etag: etagOf(row.version) }));
   }
 
   createRow(companyId: string, set: string, fields: Record<string, unknown>, options: { stamp?: string } = {}): Record<string, unknown> {

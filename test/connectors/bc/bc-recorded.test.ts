@@ -75,7 +75,8 @@ describe('Business Central recorded answers', () => {
     const { app } = await hubOnRecorded({
       [`${ROOT}/$metadata`]: { fixture: '', text: composedMetadata(), headers: { 'content-type': 'application/xml' } },
       [`${ROOT}/companies`]: { fixture: 'companies' },
-      [`${ROOT}/companies(${COMPANY})/customers`]: { fixture: 'customers-page' },
+      // Full reads ask oldest first; the recorded page answered a request without $orderby (one page, so the order is moot).
+      [`${ROOT}/companies(${COMPANY})/customers?$orderby=lastModifiedDateTime%20asc`]: { fixture: 'customers-page' },
     });
     expect((await app.inject({ method: 'POST', url: '/tenants/acme/connectors/bc:test' })).json()).toStrictEqual({
       ok: true,

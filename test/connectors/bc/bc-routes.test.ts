@@ -146,6 +146,13 @@ describe('Business Central routes', () => {
     expect(await ids(acmeD365)).toStrictEqual(d365.data.rows('account').map((r) => String(r.accountid)).sort());
     expect(await ids(acmeBc)).toStrictEqual(bc.data.rows(bc.companyId, 'account').map((r) => String(r.id)).sort());
     expect(await ids(globexBc)).toStrictEqual(bc.data.rows(bc.data.companies[1]!.id, 'account').map((r) => String(r.id)).sort());
+    // A cursor belongs to its tenant's table of its connector, not to every table of that name.
+    const { next_cursor: cursor } = await acmeBc.rowsPage('account', 'limit=2');
+    for (const path of ['/tenants/acme/connectors/d365', '/tenants/globex/connectors/bc']) {
+      const res = await app.inject({ method: 'GET', url: `${path}/tables/account/rows?limit=2&cursor=${cursor}` });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error.code).toBe('invalid_cursor');
+    }
     // A forced full read of one never tombstones the others.
     await acmeBc.poll('force_full=true');
     expect((await acmeD365.status()).tables[0]).toMatchObject({ mode: 'delta', rows_deleted: 0 });

@@ -4,6 +4,7 @@ import { buildHubOnBc, expectBcMirror, startTestBcSandbox } from '../../helpers/
 import { tempDir } from '../../helpers/build-test-app.js';
 import { hubClient } from '../../helpers/hub-client.js';
 import { storedRows } from '../../helpers/stored-rows.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const SET_PATH = /\/companies\([^)]+\)\/customers/;
 
@@ -75,6 +76,24 @@ describe('Business Central polling', () => {
     expect((await hub.poll()).tables[0]).toMatchObject({ upserted: 2, deleted: 0 });
     expectBcMirror(storedRows(dbPath, 'acme', 'customers', 'bc'), sandbox, 'customers');
     expect((await hub.poll('force_full=true')).tables[0]).toMatchObject({ upserted: 0, deleted: 0 });
+  });
+
+  it('a full read that outlasts the look-back still mirrors rows changed behind it (it reads oldest first)', async () => {
+    const { sandbox, hub, dbPath } = await bcHub({ POLL_LOOKBACK_SECONDS: '0' });
+    await hub.register(['customers']);
+    sandbox.faults.add({ status: 200, delayMs: 100, times: 1000, path: SET_PATH });
+    const polling = hub.poll();
+    await waitFor(() => storedRows(dbPath, 'acme', 'customers', 'bc').size >= 14, { timeoutMs: 10_000, everyMs: 10 });
+    // A row already read changes, then (an hour later) one not read yet: the second must not hide the first.
+    const read = storedRows(dbPath, 'acme', 'customers', 'bc');
+    const behind = [...read.keys()][0]!;
+    const ahead = sandbox.data.rows(sandbox.companyId, 'customers').find((r) => !read.has(String(r.id)))!;
+    sandbox.data.updateRow(sandbox.companyId, 'customers', behind, { city: 'Changed behind the read' }, { stamp: '2026-12-02T00:00:00.000Z' });
+    sandbox.data.updateRow(sandbox.companyId, 'customers', String(ahead.id), { city: 'Changed ahead of the read' }, { stamp: '2026-12-02T01:00:00.000Z' });
+    expect((await polling).tables[0]).toMatchObject({ outcome: 'ok' });
+    sandbox.faults.clear();
+    await hub.poll();
+    expectBcMirror(storedRows(dbPath, 'acme', 'customers', 'bc'), sandbox, 'customers');
   });
 
   it('reads a set without lastModifiedDateTime in snapshot mode: full read and compare on every poll', async () => {
