@@ -52,15 +52,16 @@ export class HubMetrics {
   }
 
   /** A gauge computed at scrape time (freshness, outbox depth) from the store. */
-  gaugeFromStore(name: string, help: string, labelNames: string[], read: () => Array<{ labels: Record<string, string>; value: number }>): void {
+  gaugeFromStore(name: string, help: string, labelNames: string[], read: () => Promise<Array<{ labels: Record<string, string>; value: number }>>): void {
     new Gauge({
       name,
       help,
       labelNames,
       registers: [this.registry],
-      collect() {
+      async collect() {
+        const values = await read();
         this.reset();
-        for (const { labels, value } of read()) this.set(labels, value);
+        for (const { labels, value } of values) this.set(labels, value);
       },
     });
   }

@@ -100,8 +100,8 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
           secretBox,
           now,
           idleMs,
-          onSourceChange: (tenant, from, to) => {
-            const reset = sync.reset({ tenant, connector: definition.id }, to, `the connection moved from ${from} to ${to}`, now().toISOString());
+          onSourceChange: async (tenant, from, to) => {
+            const reset = await sync.reset({ tenant, connector: definition.id }, to, `the connection moved from ${from} to ${to}`, now().toISOString());
             log.info({ tenant, connector: definition.id, from, to, tables: reset }, 'connection moved to another source; its tables are read again in full at the next poll');
           },
         }),
@@ -159,12 +159,12 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
     worker.interrupt();
     exports.beginShutdown(config.shutdownTimeoutMs / 2);
   });
-  metrics.gaugeFromStore('hub_outbox_depth', 'Submissions by outbox status', ['status'], () =>
-    submissions.depth().map(({ status, count }) => ({ labels: { status }, value: count })),
+  metrics.gaugeFromStore('hub_outbox_depth', 'Submissions by outbox status', ['status'], async () =>
+    (await submissions.depth()).map(({ status, count }) => ({ labels: { status }, value: count })),
   );
 
-  metrics.gaugeFromStore('hub_table_freshness_seconds', 'Seconds since the last successful poll of a tenant table', ['tenant', 'connector', 'table'], () =>
-    sync.freshness(now()).map(({ tenant_id, connector, logical, seconds }) => ({ labels: { tenant: tenant_id, connector, table: logical }, value: seconds })),
+  metrics.gaugeFromStore('hub_table_freshness_seconds', 'Seconds since the last successful poll of a tenant table', ['tenant', 'connector', 'table'], async () =>
+    (await sync.freshness(now())).map(({ tenant_id, connector, logical, seconds }) => ({ labels: { tenant: tenant_id, connector, table: logical }, value: seconds })),
   );
 
   return { config, db, now, metrics, connectors, tables, polls, rows, exports };

@@ -15,7 +15,7 @@ export interface ConnectionsDeps {
   now: () => Date;
   idleMs: number;
   /** A tenant's connection now reads another source than before (PUT of another one, or DELETE falling back to the default). */
-  onSourceChange: (tenant: string, from: string, to: string) => void;
+  onSourceChange: (tenant: string, from: string, to: string) => Promise<void>;
 }
 
 /**
@@ -46,9 +46,9 @@ export class Connections {
     return this.defaults().connection !== undefined;
   }
 
-  connectorFor(tenant?: string): SourceConnector {
+  async connectorFor(tenant?: string): Promise<SourceConnector> {
     const { definition } = this.deps;
-    const connection = (tenant !== undefined ? this.tenantConnection(tenant) : undefined) ?? this.defaults().connection;
+    const connection = (tenant !== undefined ? await this.tenantConnection(tenant) : undefined) ?? this.defaults().connection;
     if (!connection) {
       const variables = this.defaults().missing.join(', ');
       throw new NotConfiguredError(
@@ -61,17 +61,17 @@ export class Connections {
     return this.connectors.get(fingerprint(definition.id, connection), () => definition.create(connection, this.deps.context));
   }
 
-  get(tenant: string): Record<string, unknown> {
-    const stored = this.deps.repository.get(tenant, this.deps.definition.id);
+  async get(tenant: string): Promise<Record<string, unknown>> {
+    const stored = await this.deps.repository.get(tenant, this.deps.definition.id);
     if (!stored) throw this.noConnection(tenant);
     return this.view(stored);
   }
 
-  put(tenant: string, input: ConnectionFields): Record<string, unknown> {
+  async put(tenant: string, input: ConnectionFields): Promise<Record<string, unknown>> {
     const { definition, config } = this.deps;
     definition.check(input, config);
     const box = this.requireSecretBox();
-    const before = this.currentSource(tenant);
+    const before = await this.currentSource(tenant);
     const fields: ConnectionFields = {};
     const sealedSecrets: ConnectionFields = {};
     for (const [name, value] of Object.entries(input)) {
@@ -80,17 +80,17 @@ export class Connections {
       else fields[name] = /^https?:\/\//i.test(value) ? value.replace(/\/+$/, '') : value;
     }
     const stored: StoredConnection = { tenant, connector: definition.id, fields, sealedSecrets, updated_at: this.deps.now().toISOString() };
-    this.deps.repository.upsert(stored);
+    await this.deps.repository.upsert(stored);
     const after = definition.sourceOf(fields, config);
-    if (before !== undefined && before !== after) this.deps.onSourceChange(tenant, before, after);
+    if (before !== undefined && before !== after) await this.deps.onSourceChange(tenant, before, after);
     return this.view(stored);
   }
 
-  delete(tenant: string): void {
-    const before = this.currentSource(tenant);
-    if (!this.deps.repository.delete(tenant, this.deps.definition.id)) throw this.noConnection(tenant);
-    const after = this.currentSource(tenant);
-    if (before !== undefined && after !== undefined && before !== after) this.deps.onSourceChange(tenant, before, after);
+  async delete(tenant: string): Promise<void> {
+    const before = await this.currentSource(tenant);
+    if (!(await this.deps.repository.delete(tenant, this.deps.definition.id))) throw this.noConnection(tenant);
+    const after = await this.currentSource(tenant);
+    if (before !== undefined && after !== undefined && before !== after) await this.deps.onSourceChange(tenant, before, after);
   }
 
   /** Drops connectors nobody used for the idle time; answers how many. */
@@ -107,15 +107,15 @@ export class Connections {
   }
 
   /** The source a tenant's polls read now (its own connection's, else the default's). */
-  private currentSource(tenant: string): string | undefined {
+  private async currentSource(tenant: string): Promise<string | undefined> {
     const { definition, config } = this.deps;
-    const fields = this.deps.repository.get(tenant, definition.id)?.fields ?? this.defaults().connection;
+    const fields = (await this.deps.repository.get(tenant, definition.id))?.fields ?? this.defaults().connection;
     return fields === undefined ? undefined : definition.sourceOf(fields, config);
   }
 
-  private tenantConnection(tenant: string): ConnectionFields | undefined {
+  private async tenantConnection(tenant: string): Promise<ConnectionFields | undefined> {
     const { definition } = this.deps;
-    const stored = this.deps.repository.get(tenant, definition.id);
+    const stored = await this.deps.repository.get(tenant, definition.id);
     if (!stored) return undefined;
     const secrets: ConnectionFields = {};
     for (const [name, sealed] of Object.entries(stored.sealedSecrets)) {

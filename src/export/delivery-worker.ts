@@ -16,8 +16,9 @@ export class DeliveryWorker {
     this.loop = new BackgroundLoop({ everyMs: options.intervalMs, round: () => options.exports.deliverDue(), log: options.log, what: 'delivery round' });
   }
 
-  start(): void {
-    const recovered = this.options.repository.recoverInterrupted(this.options.now().toISOString());
+  /** Deliveries a previous process left in flight are made due again before the first round. */
+  async start(): Promise<void> {
+    const recovered = await this.options.repository.recoverInterrupted(this.options.now().toISOString());
     if (recovered > 0) this.options.log.warn({ recovered }, 'deliveries interrupted by a restart are due again');
     this.loop.start();
   }

@@ -102,14 +102,14 @@ export class ExportService {
     this.requireRoute(input.route);
     const id = input.submission_package_id;
     const digest = bodyDigest(input);
-    const existing = repository.get(tenant, id);
+    const existing = await repository.get(tenant, id);
     if (existing) return this.replay(tenant, existing, digest);
 
     const recipients = input.route === 'email' ? this.recipients(input) : [];
     const files = this.decodeAttachments(input.attachments);
     const createdAt = this.deps.now().toISOString();
     const pkg = await buildPackage({ tenant_id: tenant, submission_package_id: id, route: input.route, created_at: createdAt }, input.answers, files);
-    const inserted = repository.insert({
+    const inserted = await repository.insert({
       tenant_id: tenant,
       submission_id: id,
       route: input.route,
@@ -122,29 +122,29 @@ export class ExportService {
       created_at: createdAt,
     });
     // Another request with the same id won the insert while this one was packaging.
-    if (!inserted) return this.replay(tenant, repository.get(tenant, id)!, digest);
+    if (!inserted) return this.replay(tenant, (await repository.get(tenant, id))!, digest);
     await this.attempt(tenant, id);
-    return this.answer(repository.get(tenant, id)!);
+    return this.answer((await repository.get(tenant, id))!);
   }
 
   async retry(tenant: string, id: string): Promise<SubmissionAnswer> {
-    const record = this.record(tenant, id);
-    if (record.status === 'failed') this.deps.repository.reopen(tenant, id, this.deps.now().toISOString());
+    const record = await this.record(tenant, id);
+    if (record.status === 'failed') await this.deps.repository.reopen(tenant, id, this.deps.now().toISOString());
     if (record.status !== 'delivered') await this.attempt(tenant, id);
-    return this.answer(this.record(tenant, id));
+    return this.answer(await this.record(tenant, id));
   }
 
-  view(tenant: string, id: string): SubmissionView {
-    return this.toView(this.record(tenant, id));
+  async view(tenant: string, id: string): Promise<SubmissionView> {
+    return this.toView(await this.record(tenant, id));
   }
 
-  list(tenant: string, status: SubmissionStatus | undefined, limit: number): SubmissionView[] {
-    return this.deps.repository.list(tenant, status, limit).map((r) => this.toView(r));
+  async list(tenant: string, status: SubmissionStatus | undefined, limit: number): Promise<SubmissionView[]> {
+    return (await this.deps.repository.list(tenant, status, limit)).map((r) => this.toView(r));
   }
 
   /** Deliveries whose retry time has come (the worker calls this). */
   async deliverDue(limit = 20): Promise<number> {
-    const due = this.deps.repository.due(this.deps.now().toISOString(), limit);
+    const due = await this.deps.repository.due(this.deps.now().toISOString(), limit);
     await Promise.all(due.map(({ tenant_id, submission_id }) => this.attempt(tenant_id, submission_id)));
     return due.length;
   }
@@ -177,25 +177,25 @@ export class ExportService {
 
   private async deliverOnce(tenant: string, id: string): Promise<void> {
     const { repository, deliveries, settings, metrics, log } = this.deps;
-    if (!repository.claim(tenant, id, this.deps.now().toISOString())) return;
-    const record = repository.get(tenant, id)!;
+    if (!(await repository.claim(tenant, id, this.deps.now().toISOString()))) return;
+    const record = (await repository.get(tenant, id))!;
     const timeout = AbortSignal.timeout(settings.attemptTimeoutMs);
     const signal = AbortSignal.any([timeout, this.shutdown.signal]);
     try {
       const job = {
         tenant,
         submissionId: id,
-        zip: repository.zip(tenant, id),
+        zip: await repository.zip(tenant, id),
         recipients: record.recipients ? (JSON.parse(record.recipients) as string[]) : [],
         subject: record.subject,
       };
       // The race makes the attempt end at the deadline even if a library ignores the hang-up.
       const { location } = await untilAborted(deliveries[record.route].deliver(job, signal), signal);
-      repository.markDelivered(tenant, id, location, this.deps.now().toISOString());
+      await repository.markDelivered(tenant, id, location, this.deps.now().toISOString());
       metrics.submissions.inc({ route: record.route, status: 'delivered' });
     } catch (caught) {
       if (this.shutdown.signal.aborted && !timeout.aborted) {
-        repository.releaseInterrupted(tenant, id, 'interrupted by shutdown; due again at the next start', this.deps.now().toISOString());
+        await repository.releaseInterrupted(tenant, id, 'interrupted by shutdown; due again at the next start', this.deps.now().toISOString());
         log.warn({ tenant, submission: id, route: record.route }, 'delivery interrupted by shutdown; due again');
         return;
       }
@@ -203,7 +203,7 @@ export class ExportService {
       const message = (error instanceof Error ? error.message : String(error)).slice(0, 500);
       const delay = nextRetryDelay(record.attempts, { baseMs: settings.retryBaseMs, maxMs: settings.retryMaxMs, maxAttempts: settings.maxAttempts }, this.deps.random);
       const now = this.deps.now();
-      repository.markFailedAttempt(tenant, id, message, delay === null ? null : new Date(now.getTime() + delay).toISOString(), now.toISOString());
+      await repository.markFailedAttempt(tenant, id, message, delay === null ? null : new Date(now.getTime() + delay).toISOString(), now.toISOString());
       metrics.submissions.inc({ route: record.route, status: delay === null ? 'failed' : 'pending_retry' });
       log.warn({ tenant, submission: id, route: record.route, attempt: record.attempts, err: error }, delay === null ? 'submission dead-lettered' : 'delivery failed; will retry');
     }
@@ -217,7 +217,7 @@ export class ExportService {
     const running = this.inFlight.get(attemptKey(tenant, existing.submission_id));
     if (!running) return this.answer(existing);
     await running;
-    return this.answer(this.deps.repository.get(tenant, existing.submission_id)!);
+    return this.answer((await this.deps.repository.get(tenant, existing.submission_id))!);
   }
 
   private requireRoute(route: SubmissionRoute): void {
@@ -259,8 +259,8 @@ export class ExportService {
     });
   }
 
-  private record(tenant: string, id: string): SubmissionRecord {
-    const record = this.deps.repository.get(tenant, id);
+  private async record(tenant: string, id: string): Promise<SubmissionRecord> {
+    const record = await this.deps.repository.get(tenant, id);
     if (!record) throw new NotFoundError('submission_not_found', `Tenant '${tenant}' has no submission '${id}'.`);
     return record;
   }

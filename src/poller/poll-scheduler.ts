@@ -57,19 +57,20 @@ export class PollScheduler {
   }
 
   /** A table never polled is due now; otherwise one interval after its last poll ended (also across restarts). */
-  private firstDue(ref: TableRef): number {
-    const finished = this.options.sync.getState(ref)?.last_finished_at;
+  private async firstDue(ref: TableRef): Promise<number> {
+    const finished = (await this.options.sync.getState(ref))?.last_finished_at;
     return finished ? this.nextAfter(Date.parse(finished)) : this.now();
   }
 
-  private startDue(): void {
+  private async startDue(): Promise<void> {
     if (this.loop.stopped) return;
     const registered = new Set<string>();
-    for (const ref of this.options.registrations.all()) {
+    for (const ref of await this.options.registrations.all()) {
       const key = lockKey(ref);
       registered.add(key);
-      if (!this.dueAt.has(key)) this.dueAt.set(key, { ref, at: this.firstDue(ref) });
+      if (!this.dueAt.has(key)) this.dueAt.set(key, { ref, at: await this.firstDue(ref) });
     }
+    if (this.loop.stopped) return;
     for (const key of this.dueAt.keys()) if (!registered.has(key)) this.dueAt.delete(key);
 
     const now = this.now();
@@ -96,11 +97,7 @@ export class PollScheduler {
         const entry = this.dueAt.get(key);
         if (entry) entry.at = this.nextAfter(this.now());
         // A freed slot goes to the next due table now rather than at the next tick.
-        try {
-          this.startDue();
-        } catch (err) {
-          log.error({ err }, 'scheduling polls failed');
-        }
+        this.startDue().catch((err: unknown) => log.error({ err }, 'scheduling polls failed'));
       });
     this.running.set(key, work);
   }

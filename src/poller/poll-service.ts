@@ -67,7 +67,7 @@ export class PollService {
   async poll(tenant: string, connectorId: string, tables: string[], options: { forceFull?: boolean; skipBusy?: boolean } = {}): Promise<TablePollResult[]> {
     if (this.stopping) throw new ServiceUnavailableError('shutting_down', 'The hub is shutting down; poll again once it is back.');
     const connections = this.deps.connectors.get(connectorId);
-    const connector = connections.connectorFor(tenant);
+    const connector = await connections.connectorFor(tenant);
     const refs = tables.map((logical): TableRef => ({ tenant, connector: connectorId, logical }));
     const lock = options.skipBusy ? this.deps.locks.acquireFree(refs.map(lockKey)) : this.deps.locks.tryAcquireAll(refs.map(lockKey));
     if ('busy' in lock) {
@@ -134,45 +134,47 @@ export class PollService {
       const how = connector.syncOf(table);
       const currentMode = how.mode;
       mode = currentMode;
-      let state = sync.getState(ref);
+      let state = await sync.getState(ref);
       // The connection (or the default) now names another source than the one this table was read from.
       if (state?.source && state.source !== connector.source) {
         log.warn({ from: state.source, to: connector.source }, 'connection names another source; reading the table again in full');
-        sync.reset(ref, connector.source, `the connection now reads ${connector.source} instead of ${state.source}`, this.nowIso());
-        state = sync.getState(ref);
+        await sync.reset(ref, connector.source, `the connection now reads ${connector.source} instead of ${state.source}`, this.nowIso());
+        state = await sync.getState(ref);
       }
-      plan = planRun(state, currentMode, forceFull, sync.nextRunId, { lookbackMs: this.deps.lookbackMs, maxLinkRefusals: MAX_LINK_REFUSALS });
-      this.start(ref, currentMode, plan, connector);
+      // Taken whether or not the plan needs one (run ids need only be unique), so planning stays a pure function.
+      const runId = await sync.nextRunId();
+      plan = planRun(state, currentMode, forceFull, () => runId, { lookbackMs: this.deps.lookbackMs, maxLinkRefusals: MAX_LINK_REFUSALS });
+      await this.start(ref, currentMode, plan, connector);
       try {
         await this.readRun(ref, table, currentMode, plan, connector, counters);
       } catch (error) {
         if (!(currentMode === 'delta' && plan.kind === 'incremental' && isExpiredDeltaToken(error))) throw error;
         log.warn('delta token expired; running a full resync');
-        plan = fullRun(sync.nextRunId(), `delta token expired (${EXPIRED_DELTA_TOKEN})`);
-        this.start(ref, currentMode, plan, connector);
+        plan = fullRun(await sync.nextRunId(), `delta token expired (${EXPIRED_DELTA_TOKEN})`);
+        await this.start(ref, currentMode, plan, connector);
         await this.readRun(ref, table, currentMode, plan, connector, counters);
       }
       if (currentMode === 'cursor') {
-        if (plan.kind === 'full') sync.markReconciled(ref, this.nowIso());
-        else if (this.reconcileDue(how, sync.getState(ref))) await this.reconcileKeys(ref, table, connector, counters);
+        if (plan.kind === 'full') await sync.markReconciled(ref, this.nowIso());
+        else if (this.reconcileDue(how, await sync.getState(ref))) await this.reconcileKeys(ref, table, connector, counters);
       }
-      sync.finishPoll(ref, 'ok', null, this.nowIso());
+      await sync.finishPoll(ref, 'ok', null, this.nowIso());
       return result('ok');
     } catch (error) {
       const outcome = error instanceof Interrupted || this.stopping ? 'interrupted' : 'error';
       const described = describeError(error, outcome);
       if (outcome === 'error') log.warn({ err: error }, 'poll failed');
       if (mode !== null) {
-        sync.finishPoll(ref, outcome, described.message, this.nowIso());
+        await sync.finishPoll(ref, outcome, described.message, this.nowIso());
         // Counted only for runs that started from a link the hub stored: after a few, the table is read afresh.
-        if (plan?.link && isPermanentRefusal(error)) sync.recordLinkRefusal(ref);
+        if (plan?.link && isPermanentRefusal(error)) await sync.recordLinkRefusal(ref);
       }
       return result(outcome, described);
     }
   }
 
-  private start(ref: TableRef, mode: SyncMode, plan: RunPlan, connector: SourceConnector): void {
-    this.deps.sync.startPoll(ref, { mode, source: connector.source, position: plan.position, now: this.nowIso(), resyncReason: plan.resyncReason });
+  private start(ref: TableRef, mode: SyncMode, plan: RunPlan, connector: SourceConnector): Promise<void> {
+    return this.deps.sync.startPoll(ref, { mode, source: connector.source, position: plan.position, now: this.nowIso(), resyncReason: plan.resyncReason });
   }
 
   private async readRun(ref: TableRef, table: TableInfo, mode: SyncMode, plan: RunPlan, connector: SourceConnector, counters: Counters): Promise<void> {
@@ -186,7 +188,7 @@ export class PollService {
       if (mode === 'delta') cursor = page.deltaLink ?? cursor;
       else if (mode === 'cursor') cursor = rows.reduce((latest, row) => laterOf(latest, row.modified_on), cursor);
       const finished = page.nextLink === null;
-      const committed = this.deps.sync.commitPage({
+      const committed = await this.deps.sync.commitPage({
         table: ref,
         source: connector.source,
         rows,
@@ -207,16 +209,16 @@ export class PollService {
 
   /** Watermark tables never report deletions: compare the stored keys with the keys upstream. */
   private async reconcileKeys(ref: TableRef, table: TableInfo, connector: SourceConnector, counters: Counters): Promise<void> {
-    const run = this.deps.sync.nextRunId();
+    const run = await this.deps.sync.nextRunId();
     for await (const page of connector.readKeys(table, this.shutdown.signal)) {
       counters.pages++;
       const last = page.nextLink === null;
-      const committed = this.deps.sync.commitKeys({ table: ref, source: connector.source, ids: page.ids, run, last, now: this.nowIso() });
+      const committed = await this.deps.sync.commitKeys({ table: ref, source: connector.source, ids: page.ids, run, last, now: this.nowIso() });
       if (committed.stale) throw connectionChanged();
       counters.deleted += committed.deleted;
       if (!last && this.stopping) throw new Interrupted('the hub is shutting down; key reconciliation restarts at the next poll');
     }
-    this.deps.sync.markReconciled(ref, this.nowIso());
+    await this.deps.sync.markReconciled(ref, this.nowIso());
   }
 
   private reconcileDue(how: TableSync, state: SyncState | undefined): boolean {

@@ -43,15 +43,15 @@ function decodeCursor(text: string, table: string, includeDeleted: boolean): Cur
  * changed while it runs are never skipped, and a consumer that later asks `changed_since=sync_seq` gets what
  * changed since.
  */
-export function readRowsPage(repository: RowsRepository, request: RowsRequest): Buffer {
+export async function readRowsPage(repository: RowsRepository, request: RowsRequest): Promise<Buffer> {
   if (request.cursor !== undefined && request.changedSince !== undefined) {
     throw new BadRequestError('invalid_request', 'Give either cursor or changed_since, not both.');
   }
   const table = tableOf(request.table);
   const cursor = request.cursor
     ? decodeCursor(request.cursor, table, request.includeDeleted)
-    : { t: table, s: request.changedSince ?? 0, h: repository.maxSeq(request.table), k: 0, d: request.includeDeleted };
-  const rows = repository.page({
+    : { t: table, s: request.changedSince ?? 0, h: await repository.maxSeq(request.table), k: 0, d: request.includeDeleted };
+  const rows = await repository.page({
     table: request.table,
     sinceSeq: cursor.s,
     afterKey: cursor.k,

@@ -39,34 +39,34 @@ export class TableRegistry {
   async register(tenant: string, connector: string, tables: string[]): Promise<string[]> {
     const wanted = [...new Set(tables)].sort();
     const connections = this.deps.connectors.get(connector);
-    const known = new Set((await connections.connectorFor(tenant).listTables()).map((t) => t.logical));
+    const known = new Set((await (await connections.connectorFor(tenant)).listTables()).map((t) => t.logical));
     const unknown = wanted.filter((t) => !known.has(t));
     if (unknown.length > 0) {
       throw new BadRequestError('unknown_tables', `${connections.definition.sourceName} has no readable table named ${unknown.map((t) => `'${t}'`).join(', ')}; nothing was changed.`, {
         tables: unknown,
       });
     }
-    this.deps.registrations.replace(tenant, connector, wanted, this.deps.now().toISOString());
+    await this.deps.registrations.replace(tenant, connector, wanted, this.deps.now().toISOString());
     return wanted;
   }
 
-  list(tenant: string, connector: string): string[] {
+  list(tenant: string, connector: string): Promise<string[]> {
     return this.deps.registrations.list(tenant, connector);
   }
 
-  requireRegistered(ref: TableRef): void {
-    if (!this.deps.registrations.isRegistered(ref)) {
+  async requireRegistered(ref: TableRef): Promise<void> {
+    if (!(await this.deps.registrations.isRegistered(ref))) {
       throw new NotFoundError('table_not_registered', `Table '${ref.logical}' is not registered for tenant '${ref.tenant}'.`);
     }
   }
 
-  status(tenant: string, connector: string): TableStatus[] {
+  async status(tenant: string, connector: string): Promise<TableStatus[]> {
     const now = this.deps.now().getTime();
     const { definition } = this.deps.connectors.get(connector);
-    return this.list(tenant, connector).map((table) => {
+    const tables = await this.list(tenant, connector);
+    return Promise.all(tables.map(async (table): Promise<TableStatus> => {
       const ref = { tenant, connector, logical: table };
-      const state = this.deps.sync.getState(ref);
-      const counts = this.deps.rows.counts(ref);
+      const [state, counts] = await Promise.all([this.deps.sync.getState(ref), this.deps.rows.counts(ref)]);
       return {
         table,
         mode: state ? modeLabel(definition, state.mode) : null,
@@ -87,6 +87,6 @@ export class TableRegistry {
         last_reset_reason: state?.last_reset_reason ?? null,
         last_reset_at: state?.last_reset_at ?? null,
       };
-    });
+    }));
   }
 }

@@ -30,7 +30,7 @@ export const connectorConnectionRoutes: FastifyPluginAsyncZod<{ services: Servic
     path,
     { schema: { tags, summary: `Remove the tenant's ${definition.label} connection`, params: TenantParams, response: { 204: z.null(), ...responses } } },
     async (request, reply) => {
-      connections.delete(request.params.tenant);
+      await connections.delete(request.params.tenant);
       return reply.status(204).send(null);
     },
   );

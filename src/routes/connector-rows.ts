@@ -18,9 +18,9 @@ const RowParams = TenantParams.extend({ logical: TableName, id: z.string().min(1
 
 export const connectorRowsRoutes: FastifyPluginAsyncZod<{ services: Services; definition: ConnectorDefinition }> = async (app, { services, definition }) => {
   const base = `/tenants/:tenant/connectors/${definition.id}/tables/:logical/rows`;
-  const registered = (tenant: string, logical: string) => {
+  const registered = async (tenant: string, logical: string) => {
     const table = { tenant, connector: definition.id, logical: definition.tableName(logical) };
-    services.tables.requireRegistered(table);
+    await services.tables.requireRegistered(table);
     return table;
   };
 
@@ -36,9 +36,9 @@ export const connectorRowsRoutes: FastifyPluginAsyncZod<{ services: Services; de
       },
     },
     async (request, reply) => {
-      const table = registered(request.params.tenant, request.params.logical);
+      const table = await registered(request.params.tenant, request.params.logical);
       const { limit, cursor, changed_since, include_deleted } = request.query;
-      const body = readRowsPage(services.rows, { table, limit, cursor, changedSince: changed_since, includeDeleted: include_deleted });
+      const body = await readRowsPage(services.rows, { table, limit, cursor, changedSince: changed_since, includeDeleted: include_deleted });
       // Already JSON bytes: sent as they are rather than parsed and serialised again.
       return reply.type('application/json; charset=utf-8').send(body as never);
     },
@@ -48,8 +48,8 @@ export const connectorRowsRoutes: FastifyPluginAsyncZod<{ services: Services; de
     `${base}/:id`,
     { schema: { tags: ['sync'], summary: 'One stored row by its primary key (tombstones included)', params: RowParams, response: { 200: Row, ...commonErrorResponses } } },
     async (request, reply) => {
-      const table = registered(request.params.tenant, request.params.logical);
-      const row = services.rows.get(table, request.params.id);
+      const table = await registered(request.params.tenant, request.params.logical);
+      const row = await services.rows.get(table, request.params.id);
       if (!row) throw new NotFoundError('row_not_found', `Table '${table.logical}' of tenant '${table.tenant}' holds no row with id '${request.params.id}'.`);
       return reply.type('application/json; charset=utf-8').send(rowJson(row) as never);
     },

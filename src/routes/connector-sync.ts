@@ -57,7 +57,7 @@ export const connectorSyncRoutes: FastifyPluginAsyncZod<{ services: Services; de
   app.get(
     `/tenants/:tenant/connectors/${id}/tables::status`,
     { schema: { tags: ['sync'], summary: 'Sync state of every registered table', params: TenantParams, response: { 200: StatusResponse, ...responses } } },
-    async (request) => ({ tenant_id: request.params.tenant, tables: tables.status(request.params.tenant, id) }),
+    async (request) => ({ tenant_id: request.params.tenant, tables: await tables.status(request.params.tenant, id) }),
   );
 
   app.post(
@@ -74,8 +74,8 @@ export const connectorSyncRoutes: FastifyPluginAsyncZod<{ services: Services; de
     async (request, reply) => {
       const { tenant } = request.params;
       const table = request.query.table === undefined ? undefined : tableName(request.query.table);
-      if (table) tables.requireRegistered({ tenant, connector: id, logical: table });
-      const results = await polls.poll(tenant, id, table ? [table] : tables.list(tenant, id), { forceFull: request.query.force_full });
+      if (table) await tables.requireRegistered({ tenant, connector: id, logical: table });
+      const results = await polls.poll(tenant, id, table ? [table] : await tables.list(tenant, id), { forceFull: request.query.force_full });
       const failed = results.filter((r) => r.outcome !== 'ok');
       if (failed.length === 0) return { tables: results };
       return reply.status(502).send({

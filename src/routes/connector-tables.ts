@@ -14,16 +14,16 @@ export const connectorTableRoutes: FastifyPluginAsyncZod<{ services: Services; d
   const connections = services.connectors.get(id);
   const tags = [id];
   const listTables = async (tenant: string | undefined, prefix = '') => {
-    const tables = await connections.connectorFor(tenant).listTables();
+    const tables = await (await connections.connectorFor(tenant)).listTables();
     const wanted = prefix.toLowerCase();
     return { tables: tables.filter((t) => t.logical.toLowerCase().startsWith(wanted)) };
   };
-  const getTable = (tenant: string | undefined, logical: string) => connections.connectorFor(tenant).getTable(definition.tableName(logical));
+  const getTable = async (tenant: string | undefined, logical: string) => (await connections.connectorFor(tenant)).getTable(definition.tableName(logical));
 
   app.post(
     `/tenants/:tenant/connectors/${id}::test`,
     { schema: { tags, summary: `Check the tenant's ${definition.label} connection`, params: TenantParams, response: { 200: definition.testResponse, ...responses } } },
-    async (request) => ({ ok: true as const, ...(await connections.connectorFor(request.params.tenant).test()) }),
+    async (request) => ({ ok: true as const, ...(await (await connections.connectorFor(request.params.tenant)).test()) }),
   );
 
   app.get(

@@ -67,7 +67,7 @@ async function readinessChecks(services: Services): Promise<Record<string, strin
       }
       try {
         // The connector's test proves the token and the app's access (WhoAmI, the companies list); MSAL serves the token from its cache.
-        await connections.connectorFor().test();
+        await (await connections.connectorFor()).test();
         checks[id] = 'ok';
       } catch (error) {
         checks[id] = error instanceof HubError ? error.code : 'error';

@@ -84,7 +84,7 @@ export const submissionRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
         response: { 200: z.object({ submissions: z.array(View) }), ...responses },
       },
     },
-    async (request) => ({ submissions: exports.list(request.params.tenant, request.query.status, request.query.limit) }),
+    async (request) => ({ submissions: await exports.list(request.params.tenant, request.query.status, request.query.limit) }),
   );
 
   app.post(

@@ -1,3 +1,4 @@
+import { asPromises } from './as-promises.js';
 import type { Db } from './db.js';
 
 /** A tenant's own connection to a connector: its plain fields, and its secret fields sealed (never in clear). */
@@ -10,9 +11,9 @@ export interface StoredConnection {
 }
 
 export interface ConnectionsRepository {
-  get(tenant: string, connector: string): StoredConnection | undefined;
-  upsert(connection: StoredConnection): void;
-  delete(tenant: string, connector: string): boolean;
+  get(tenant: string, connector: string): Promise<StoredConnection | undefined>;
+  upsert(connection: StoredConnection): Promise<void>;
+  delete(tenant: string, connector: string): Promise<boolean>;
 }
 
 interface ConnectionRow {
@@ -33,7 +34,7 @@ export function createConnectionsRepository(db: Db): ConnectionsRepository {
     INSERT INTO connections (tenant_id, connector, fields, secrets, updated_at) VALUES (@tenant_id, @connector, @fields, @secrets, @updated_at)
     ON CONFLICT (tenant_id, connector) DO UPDATE SET fields = excluded.fields, secrets = excluded.secrets, updated_at = excluded.updated_at`);
   const remove = db.prepare<[string, string]>('DELETE FROM connections WHERE tenant_id = ? AND connector = ?');
-  return {
+  return asPromises<ConnectionsRepository>({
     get: (tenant, connector) => {
       const row = select.get(tenant, connector);
       if (!row) return undefined;
@@ -42,5 +43,5 @@ export function createConnectionsRepository(db: Db): ConnectionsRepository {
     upsert: (c) =>
       void upsert.run({ tenant_id: c.tenant, connector: c.connector, fields: JSON.stringify(c.fields), secrets: JSON.stringify(c.sealedSecrets), updated_at: c.updated_at }),
     delete: (tenant, connector) => remove.run(tenant, connector).changes > 0,
-  };
+  });
 }

@@ -1,12 +1,13 @@
+import { asPromises } from './as-promises.js';
 import type { Db } from './db.js';
 import type { TableRef } from './table-keys.js';
 
 export interface RegistrationsRepository {
-  list(tenant: string, connector: string): string[];
-  isRegistered(table: TableRef): boolean;
+  list(tenant: string, connector: string): Promise<string[]>;
+  isRegistered(table: TableRef): Promise<boolean>;
   /** Replaces the tenant's whole set for the connector in one transaction. */
-  replace(tenant: string, connector: string, tables: string[], now: string): void;
-  all(): TableRef[];
+  replace(tenant: string, connector: string, tables: string[], now: string): Promise<void>;
+  all(): Promise<TableRef[]>;
 }
 
 export function createRegistrationsRepository(db: Db): RegistrationsRepository {
@@ -23,10 +24,10 @@ export function createRegistrationsRepository(db: Db): RegistrationsRepository {
     for (const [table, at] of registeredAt) insert.run(tenant, connector, table, at);
   });
 
-  return {
+  return asPromises<RegistrationsRepository>({
     list: (tenant, connector) => list.all(tenant, connector),
     isRegistered: ({ tenant, connector, logical }) => exists.get(tenant, connector, logical) !== undefined,
     replace: (tenant, connector, tables, now) => replace.immediate(tenant, connector, tables, now),
     all: () => all.all(),
-  };
+  });
 }

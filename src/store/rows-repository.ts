@@ -1,3 +1,4 @@
+import { asPromises } from './as-promises.js';
 import type { Db } from './db.js';
 import { createTableKeys, type TableRef } from './table-keys.js';
 
@@ -21,11 +22,11 @@ export interface RowsQuery {
 }
 
 export interface RowsRepository {
-  page(query: RowsQuery): StoredRow[];
+  page(query: RowsQuery): Promise<StoredRow[]>;
   /** One row by its primary key value, tombstone or not. */
-  get(table: TableRef, id: string): StoredRow | undefined;
+  get(table: TableRef, id: string): Promise<StoredRow | undefined>;
   /** The highest change sequence of the table (0 when empty). */
-  maxSeq(table: TableRef): number;
+  maxSeq(table: TableRef): Promise<number>;
   counts(table: TableRef): { stored: number; deleted: number };
 }
 
@@ -42,7 +43,7 @@ export function createRowsRepository(db: Db): RowsRepository {
   const maxSeq = db.prepare<[number], number | null>('SELECT MAX(seq) FROM rows WHERE table_key = ?').pluck();
   const counts = db.prepare<[number], { stored: number; deleted: number }>('SELECT COUNT(*) AS stored, COALESCE(SUM(deleted), 0) AS deleted FROM rows WHERE table_key = ?');
 
-  return {
+  return asPromises<RowsRepository>({
     page: (q) => {
       const key = keys.find(q.table);
       return key === undefined ? [] : (q.includeDeleted ? withDeleted : withoutDeleted).all(key, q.afterKey, q.sinceSeq, q.limit);
@@ -59,5 +60,5 @@ export function createRowsRepository(db: Db): RowsRepository {
       const key = keys.find(table);
       return key === undefined ? { stored: 0, deleted: 0 } : counts.get(key)!;
     },
-  };
+  });
 }

@@ -1,3 +1,4 @@
+import { asPromises } from './as-promises.js';
 import type { Db } from './db.js';
 
 export type SubmissionRoute = 'local' | 'email' | 'sftp';
@@ -29,21 +30,21 @@ const COLUMNS = `tenant_id, submission_id, route, body_sha256, recipients, subje
 
 export interface SubmissionsRepository {
   /** Records a new submission as pending; false when one with this id already exists (nothing changes). */
-  insert(submission: NewSubmission): boolean;
-  get(tenant: string, id: string): SubmissionRecord | undefined;
-  zip(tenant: string, id: string): Buffer;
-  list(tenant: string, status: SubmissionStatus | undefined, limit: number): SubmissionRecord[];
+  insert(submission: NewSubmission): Promise<boolean>;
+  get(tenant: string, id: string): Promise<SubmissionRecord | undefined>;
+  zip(tenant: string, id: string): Promise<Buffer>;
+  list(tenant: string, status: SubmissionStatus | undefined, limit: number): Promise<SubmissionRecord[]>;
   /** Claims a submission for one delivery attempt: only from pending / pending_retry, counting the attempt. */
-  claim(tenant: string, id: string, now: string): boolean;
-  markDelivered(tenant: string, id: string, location: string, now: string): void;
-  markFailedAttempt(tenant: string, id: string, error: string, nextAttemptAt: string | null, now: string): void;
+  claim(tenant: string, id: string, now: string): Promise<boolean>;
+  markDelivered(tenant: string, id: string, location: string, now: string): Promise<void>;
+  markFailedAttempt(tenant: string, id: string, error: string, nextAttemptAt: string | null, now: string): Promise<void>;
   /** An attempt the hub itself cut short (shutdown) does not count: the submission is due again at once. */
-  releaseInterrupted(tenant: string, id: string, reason: string, now: string): void;
+  releaseInterrupted(tenant: string, id: string, reason: string, now: string): Promise<void>;
   /** A dead-lettered submission starts a new series of attempts. */
-  reopen(tenant: string, id: string, now: string): boolean;
+  reopen(tenant: string, id: string, now: string): Promise<boolean>;
   due(now: string, limit: number): Array<{ tenant_id: string; submission_id: string }>;
   /** Deliveries a previous process left in flight become due again (the process died mid-attempt). */
-  recoverInterrupted(now: string): number;
+  recoverInterrupted(now: string): Promise<number>;
   depth(): Array<{ status: SubmissionStatus; count: number }>;
 }
 
@@ -90,7 +91,7 @@ export function createSubmissionsRepository(db: Db): SubmissionsRepository {
   );
   const depth = db.prepare<[], { status: SubmissionStatus; count: number }>('SELECT status, COUNT(*) AS count FROM submissions GROUP BY status');
 
-  return {
+  return asPromises<SubmissionsRepository>({
     insert: (s) => insert.immediate(s),
     get: (tenant, id) => get.get(tenant, id),
     zip: (tenant, id) => zip.get(tenant, id)!,
@@ -104,5 +105,5 @@ export function createSubmissionsRepository(db: Db): SubmissionsRepository {
     due: (now, limit) => due.all(now, limit),
     recoverInterrupted: (now) => recover.run(now, now).changes,
     depth: () => depth.all(),
-  };
+  });
 }

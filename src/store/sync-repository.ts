@@ -1,3 +1,4 @@
+import { asPromises } from './as-promises.js';
 import type { Db } from './db.js';
 import { createTableKeys, type TableRef } from './table-keys.js';
 
@@ -83,21 +84,21 @@ export interface PollStart {
 export type Committed<T> = (T & { stale: false }) | { stale: true };
 
 export interface SyncRepository {
-  getState(table: TableRef): SyncState | undefined;
+  getState(table: TableRef): Promise<SyncState | undefined>;
   /** Records a poll's start and the run it is about to do (creating the state on first poll). */
-  startPoll(table: TableRef, start: PollStart): void;
-  finishPoll(table: TableRef, outcome: 'ok' | 'error' | 'interrupted', error: string | null, now: string): void;
-  markReconciled(table: TableRef, now: string): void;
+  startPoll(table: TableRef, start: PollStart): Promise<void>;
+  finishPoll(table: TableRef, outcome: 'ok' | 'error' | 'interrupted', error: string | null, now: string): Promise<void>;
+  markReconciled(table: TableRef, now: string): Promise<void>;
   /** One more poll whose stored resume link the server refused for good; answers the count. */
-  recordLinkRefusal(table: TableRef): number;
+  recordLinkRefusal(table: TableRef): Promise<number>;
   /**
    * Forgets cursors and runs in progress (of one table, or of every table of the tenant's connector) so the next
    * poll reads everything from `source` and tombstones what it lacks; rows stay until then.
    */
-  reset(target: { tenant: string; connector: string; logical?: string }, source: string, reason: string, now: string): number;
-  nextRunId(): number;
+  reset(target: { tenant: string; connector: string; logical?: string }, source: string, reason: string, now: string): Promise<number>;
+  nextRunId(): Promise<number>;
   commitPage(commit: PageCommit): Committed<{ upserted: number; deleted: number }>;
-  commitKeys(commit: KeysCommit): Committed<{ deleted: number }>;
+  commitKeys(commit: KeysCommit): Promise<Committed<{ deleted: number }>>;
   /** Seconds since each registered table's last successful poll. */
   freshness(now: Date): Array<{ tenant_id: string; connector: string; logical: string; seconds: number }>;
 }
@@ -189,7 +190,7 @@ export function createSyncRepository(db: Db): SyncRepository {
     return { deleted: tombstoneUnseen.run(c.now, seq, tableKey, c.run).changes, stale: false };
   });
 
-  return {
+  return asPromises<SyncRepository>({
     getState: (table) => getState.get(ref(table)),
     startPoll: (table, { mode, source, position, now, resyncReason }) =>
       void startPoll.run({ ...ref(table), mode, source, now, ...position, resync: resyncReason ? 1 : 0, reason: resyncReason ?? null }),
@@ -205,5 +206,5 @@ export function createSyncRepository(db: Db): SyncRepository {
     commitKeys: (commit) => commitKeys.immediate(commit, keys.ensure(commit.table)),
     freshness: (now) =>
       lastSuccesses.all().map((r) => ({ tenant_id: r.tenant_id, connector: r.connector, logical: r.logical, seconds: Math.max(0, (now.getTime() - Date.parse(r.last_success_at)) / 1000) })),
-  };
+  });
 }

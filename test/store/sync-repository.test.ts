@@ -9,11 +9,11 @@ const NOW = '2026-11-24T12:00:00.000Z';
 const ORG = 'https://org-a.crm.dynamics.com';
 const T1 = { tenant: 't1', connector: 'd365', logical: 'account' };
 
-function setup() {
+async function setup() {
   const db = openDatabase(join(tempDir(), 'hub.db'));
   const sync = createSyncRepository(db);
   const rows = createRowsRepository(db);
-  sync.startPoll(T1, { mode: 'delta', source: ORG, position: { resume_link: null, cursor: null, run_kind: 'full', run_id: 1 }, now: NOW });
+  await sync.startPoll(T1, { mode: 'delta', source: ORG, position: { resume_link: null, cursor: null, run_kind: 'full', run_id: 1 }, now: NOW });
   const commit = (partial: Partial<PageCommit>) =>
     sync.commitPage({
       table: T1,
@@ -33,60 +33,60 @@ function setup() {
 const row = (id: string, name: string, etag = `W/"${name.length}"`) => ({ id, modified_on: '2026-01-01T00:00:00Z', etag, data: JSON.stringify({ id, name }) });
 
 describe('sync repository', () => {
-  it('writes only rows that changed, and counts them', () => {
-    const { commit, all } = setup();
-    expect(commit({ rows: [row('a', 'A'), row('b', 'B')] })).toStrictEqual({ upserted: 2, deleted: 0, stale: false });
-    expect(commit({ rows: [row('a', 'A'), row('b', 'B2', 'W/"9"')] })).toStrictEqual({ upserted: 1, deleted: 0, stale: false });
-    expect(all().map((r) => [r.id, JSON.parse(r.data.toString()).name])).toStrictEqual([
+  it('writes only rows that changed, and counts them', async () => {
+    const { commit, all } = await setup();
+    expect(await commit({ rows: [row('a', 'A'), row('b', 'B')] })).toStrictEqual({ upserted: 2, deleted: 0, stale: false });
+    expect(await commit({ rows: [row('a', 'A'), row('b', 'B2', 'W/"9"')] })).toStrictEqual({ upserted: 1, deleted: 0, stale: false });
+    expect((await all()).map((r) => [r.id, JSON.parse(r.data.toString()).name])).toStrictEqual([
       ['a', 'A'],
       ['b', 'B2'],
     ]);
   });
 
-  it('tombstones reported deletions once, and revives a row that comes back', () => {
-    const { commit, all } = setup();
-    commit({ rows: [row('a', 'A'), row('b', 'B')] });
-    expect(commit({ deletedIds: ['a', 'unknown'] })).toStrictEqual({ upserted: 0, deleted: 1, stale: false });
-    expect(commit({ deletedIds: ['a'] })).toStrictEqual({ upserted: 0, deleted: 0, stale: false });
-    expect(all().find((r) => r.id === 'a')?.deleted).toBe(1);
-    expect(commit({ rows: [row('a', 'A')] })).toStrictEqual({ upserted: 1, deleted: 0, stale: false });
-    expect(all().find((r) => r.id === 'a')?.deleted).toBe(0);
+  it('tombstones reported deletions once, and revives a row that comes back', async () => {
+    const { commit, all } = await setup();
+    await commit({ rows: [row('a', 'A'), row('b', 'B')] });
+    expect(await commit({ deletedIds: ['a', 'unknown'] })).toStrictEqual({ upserted: 0, deleted: 1, stale: false });
+    expect(await commit({ deletedIds: ['a'] })).toStrictEqual({ upserted: 0, deleted: 0, stale: false });
+    expect((await all()).find((r) => r.id === 'a')?.deleted).toBe(1);
+    expect(await commit({ rows: [row('a', 'A')] })).toStrictEqual({ upserted: 1, deleted: 0, stale: false });
+    expect((await all()).find((r) => r.id === 'a')?.deleted).toBe(0);
   });
 
-  it('a complete full run tombstones what it did not see, counting unchanged rows as seen', () => {
-    const { commit, all } = setup();
-    commit({ rows: [row('a', 'A'), row('b', 'B'), row('c', 'C')] });
-    commit({ rows: [row('a', 'A')], seenRun: 5, position: { resume_link: 'next', cursor: null, run_kind: 'full', run_id: 5 } });
-    expect(commit({ rows: [row('c', 'C')], seenRun: 5, tombstoneUnseenOf: 5 })).toStrictEqual({ upserted: 0, deleted: 1, stale: false });
-    expect(all().filter((r) => r.deleted).map((r) => r.id)).toStrictEqual(['b']);
+  it('a complete full run tombstones what it did not see, counting unchanged rows as seen', async () => {
+    const { commit, all } = await setup();
+    await commit({ rows: [row('a', 'A'), row('b', 'B'), row('c', 'C')] });
+    await commit({ rows: [row('a', 'A')], seenRun: 5, position: { resume_link: 'next', cursor: null, run_kind: 'full', run_id: 5 } });
+    expect(await commit({ rows: [row('c', 'C')], seenRun: 5, tombstoneUnseenOf: 5 })).toStrictEqual({ upserted: 0, deleted: 1, stale: false });
+    expect((await all()).filter((r) => r.deleted).map((r) => r.id)).toStrictEqual(['b']);
   });
 
-  it('stores the position with the page and moves the change sequence forward', () => {
-    const { commit, sync, rows } = setup();
-    commit({ rows: [row('a', 'A')], position: { resume_link: 'next-1', cursor: null, run_kind: 'full', run_id: 1 } });
-    expect(sync.getState(T1)).toMatchObject({ resume_link: 'next-1', run_kind: 'full', run_id: 1 });
-    const first = rows.maxSeq(T1);
-    commit({ rows: [row('a', 'A2', 'W/"7"')], position: { resume_link: null, cursor: 'delta-2', run_kind: null, run_id: null } });
-    expect(sync.getState(T1)).toMatchObject({ resume_link: null, cursor: 'delta-2', run_kind: null });
-    expect(rows.maxSeq(T1)).toBeGreaterThan(first);
-    expect(rows.page({ table: T1, sinceSeq: first, afterKey: 0, limit: 10, includeDeleted: false }).map((r) => r.id)).toStrictEqual(['a']);
+  it('stores the position with the page and moves the change sequence forward', async () => {
+    const { commit, sync, rows } = await setup();
+    await commit({ rows: [row('a', 'A')], position: { resume_link: 'next-1', cursor: null, run_kind: 'full', run_id: 1 } });
+    expect(await sync.getState(T1)).toMatchObject({ resume_link: 'next-1', run_kind: 'full', run_id: 1 });
+    const first = await rows.maxSeq(T1);
+    await commit({ rows: [row('a', 'A2', 'W/"7"')], position: { resume_link: null, cursor: 'delta-2', run_kind: null, run_id: null } });
+    expect(await sync.getState(T1)).toMatchObject({ resume_link: null, cursor: 'delta-2', run_kind: null });
+    expect(await rows.maxSeq(T1)).toBeGreaterThan(first);
+    expect((await rows.page({ table: T1, sinceSeq: first, afterKey: 0, limit: 10, includeDeleted: false })).map((r) => r.id)).toStrictEqual(['a']);
   });
 
-  it('rolls back the whole page, position included, when a write fails', () => {
-    const { commit, sync, db, all } = setup();
+  it('rolls back the whole page, position included, when a write fails', async () => {
+    const { commit, sync, db, all } = await setup();
     db.exec(`CREATE TRIGGER fail_on_x BEFORE INSERT ON rows WHEN NEW.id = 'x' BEGIN SELECT RAISE(ABORT, 'boom'); END`);
-    expect(() => commit({ rows: [row('a', 'A'), row('x', 'X')], position: { resume_link: 'after', cursor: null, run_kind: 'full', run_id: 1 } })).toThrow('boom');
-    expect(all()).toStrictEqual([]);
-    expect(sync.getState(T1)?.resume_link).toBeNull();
+    await expect(commit({ rows: [row('a', 'A'), row('x', 'X')], position: { resume_link: 'after', cursor: null, run_kind: 'full', run_id: 1 } })).rejects.toThrow('boom');
+    expect((await all())).toStrictEqual([]);
+    expect((await sync.getState(T1))?.resume_link).toBeNull();
   });
 
-  it('refuses a commit read from another org than the one the table was reset to, and writes nothing of it', () => {
-    const { sync, commit, all } = setup();
-    commit({ rows: [row('a', 'A')] });
-    expect(sync.reset({ tenant: 't1', connector: 'd365' }, 'https://org-b.crm.dynamics.com', 'moved to org-b', NOW)).toBe(1);
-    expect(commit({ rows: [row('b', 'B')], deletedIds: ['a'] })).toStrictEqual({ stale: true });
-    expect(all().map((r) => [r.id, r.deleted])).toStrictEqual([['a', 0]]);
-    expect(sync.getState(T1)).toMatchObject({
+  it('refuses a commit read from another org than the one the table was reset to, and writes nothing of it', async () => {
+    const { sync, commit, all } = await setup();
+    await commit({ rows: [row('a', 'A')] });
+    expect(await sync.reset({ tenant: 't1', connector: 'd365' }, 'https://org-b.crm.dynamics.com', 'moved to org-b', NOW)).toBe(1);
+    expect(await commit({ rows: [row('b', 'B')], deletedIds: ['a'] })).toStrictEqual({ stale: true });
+    expect((await all()).map((r) => [r.id, r.deleted])).toStrictEqual([['a', 0]]);
+    expect(await sync.getState(T1)).toMatchObject({
       source: 'https://org-b.crm.dynamics.com',
       cursor: null,
       resume_link: null,
@@ -96,38 +96,38 @@ describe('sync repository', () => {
       last_reset_reason: 'moved to org-b',
       last_reset_at: NOW,
     });
-    expect(commit({ source: 'https://org-b.crm.dynamics.com', rows: [row('b', 'B')] })).toStrictEqual({ upserted: 1, deleted: 0, stale: false });
+    expect(await commit({ source: 'https://org-b.crm.dynamics.com', rows: [row('b', 'B')] })).toStrictEqual({ upserted: 1, deleted: 0, stale: false });
   });
 
-  it('counts refusals of a stored link until a poll succeeds', () => {
-    const { sync } = setup();
-    expect(sync.recordLinkRefusal(T1)).toBe(1);
-    expect(sync.recordLinkRefusal(T1)).toBe(2);
-    sync.finishPoll(T1, 'error', 'x', NOW);
-    expect(sync.getState(T1)?.link_failures).toBe(2);
-    sync.finishPoll(T1, 'ok', null, NOW);
-    expect(sync.getState(T1)?.link_failures).toBe(0);
+  it('counts refusals of a stored link until a poll succeeds', async () => {
+    const { sync } = await setup();
+    expect(await sync.recordLinkRefusal(T1)).toBe(1);
+    expect(await sync.recordLinkRefusal(T1)).toBe(2);
+    await sync.finishPoll(T1, 'error', 'x', NOW);
+    expect((await sync.getState(T1))?.link_failures).toBe(2);
+    await sync.finishPoll(T1, 'ok', null, NOW);
+    expect((await sync.getState(T1))?.link_failures).toBe(0);
   });
 });
 
 describe('table keys', () => {
-  it('a page that rolls back on a table’s first commit never hands its key to another table', () => {
+  it('a page that rolls back on a table’s first commit never hands its key to another table', async () => {
     const db = openDatabase(join(tempDir(), 'hub.db'));
     const sync = createSyncRepository(db);
     const rows = createRowsRepository(db);
     const acme = { tenant: 'acme', connector: 'bc', logical: 'customers' };
     const other = { tenant: 'other', connector: 'd365', logical: 'account' };
     const position = { resume_link: null, cursor: null, run_kind: null, run_id: null };
-    for (const table of [acme, other]) sync.startPoll(table, { mode: 'cursor', source: ORG, position, now: NOW });
+    for (const table of [acme, other]) await sync.startPoll(table, { mode: 'cursor', source: ORG, position, now: NOW });
     const commit = (table: typeof acme, id: string, who: string) =>
       sync.commitPage({ table, source: ORG, rows: [row(id, who)], deletedIds: [], seenRun: null, tombstoneUnseenOf: null, position, now: NOW });
     db.exec(`CREATE TRIGGER fail_once BEFORE INSERT ON rows WHEN NEW.id = 'boom' BEGIN SELECT RAISE(ABORT, 'disk trouble'); END`);
-    expect(() => commit(acme, 'boom', 'acme')).toThrow('disk trouble');
-    commit(other, 'b1', 'other');
-    commit(acme, 'a2', 'acme');
-    const ids = (table: typeof acme) => rows.page({ table, sinceSeq: 0, afterKey: 0, limit: 10, includeDeleted: true }).map((r) => r.id);
-    expect(ids(other)).toStrictEqual(['b1']);
-    expect(ids(acme)).toStrictEqual(['a2']);
+    await expect(commit(acme, 'boom', 'acme')).rejects.toThrow('disk trouble');
+    await commit(other, 'b1', 'other');
+    await commit(acme, 'a2', 'acme');
+    const ids = async (table: typeof acme) => (await rows.page({ table, sinceSeq: 0, afterKey: 0, limit: 10, includeDeleted: true })).map((r) => r.id);
+    expect(await ids(other)).toStrictEqual(['b1']);
+    expect(await ids(acme)).toStrictEqual(['a2']);
     db.close();
   });
 });

@@ -11,7 +11,7 @@ const responses = { ...commonErrorResponses, ...upstreamErrorResponses };
 /** The companies of the connection's environment, for choosing `company_id`. */
 export const bcCompanyRoutes: FastifyPluginAsyncZod<{ connections: Connections }> = async (app, { connections }) => {
   const companies = async (tenant?: string) => {
-    const connector = connections.connectorFor(tenant);
+    const connector = await connections.connectorFor(tenant);
     // Only Business Central connections are built by this connector's definition.
     return { companies: await (connector as BusinessCentralConnector).companies() };
   };

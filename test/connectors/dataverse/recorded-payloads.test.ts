@@ -110,7 +110,7 @@ describe('recorded Dataverse answers', () => {
     const rows = createRowsRepository(db);
     const source = recorded.orgUrl;
     const table = { tenant: 'acme', connector: 'd365', logical: 'account' };
-    sync.startPoll(table, { mode: 'delta', source, position: { resume_link: null, cursor: null, run_kind: 'full', run_id: 1 }, now: '2026-12-01T00:00:00Z' });
+    await sync.startPoll(table, { mode: 'delta', source, position: { resume_link: null, cursor: null, run_kind: 'full', run_id: 1 }, now: '2026-12-01T00:00:00Z' });
     const commit = (page: ODataPage) => {
       const { rows: upserts, deletedIds } = splitPage(page.rows, 'accountid');
       return sync.commitPage({
@@ -125,7 +125,7 @@ describe('recorded Dataverse answers', () => {
       });
     };
     // The account the delta later reports deleted was mirrored by an earlier read.
-    sync.commitPage({
+    await sync.commitPage({
       table, source, deletedIds: [], seenRun: null, tombstoneUnseenOf: null, now: '2026-12-01T00:00:00Z',
       rows: [{ id: '2e451703-c686-e711-80e5-00155db19e6d', etag: 'W/"1"', modified_on: null, data: '{"name":"Gone soon"}' }],
       position: { resume_link: null, cursor: null, run_kind: 'full', run_id: 1 },
@@ -134,19 +134,19 @@ describe('recorded Dataverse answers', () => {
     const [initial] = await take(client.pages(`${recorded.orgUrl}${initialPath}`, { maxPageSize: 5000, trackChanges: true }), 1);
     expect(recorded.requests[0]!.headers.prefer).toBe('odata.track-changes,odata.maxpagesize=5000');
     expect(initial!.nextLink).toBeNull();
-    expect(commit(initial!)).toStrictEqual({ upserted: 1, deleted: 0, stale: false });
+    expect(await commit(initial!)).toStrictEqual({ upserted: 1, deleted: 0, stale: false });
     // The deltaLink sits before `value` in the real answer; it is kept exactly (lower-case escapes and all).
-    expect(sync.getState(table)!.cursor).toBe(`${recorded.orgUrl}/api/data/v9.0/accounts?$select=name,accountnumber,telephone1,fax&$deltatoken=919042%2108%2f22%2f2017%2008%3a10%3a44`);
+    expect((await sync.getState(table))!.cursor).toBe(`${recorded.orgUrl}/api/data/v9.0/accounts?$select=name,accountnumber,telephone1,fax&$deltatoken=919042%2108%2f22%2f2017%2008%3a10%3a44`);
 
-    const [delta] = await take(client.pages(sync.getState(table)!.cursor!, { maxPageSize: 5000, trackChanges: true }), 1);
+    const [delta] = await take(client.pages((await sync.getState(table))!.cursor!, { maxPageSize: 5000, trackChanges: true }), 1);
     expect(splitPage(delta!.rows, 'accountid').deletedIds).toStrictEqual(['2e451703-c686-e711-80e5-00155db19e6d']);
-    expect(commit(delta!)).toStrictEqual({ upserted: 1, deleted: 1, stale: false });
-    const stored = rows.page({ table, sinceSeq: 0, afterKey: 0, limit: 10, includeDeleted: true });
+    expect(await commit(delta!)).toStrictEqual({ upserted: 1, deleted: 1, stale: false });
+    const stored = await rows.page({ table, sinceSeq: 0, afterKey: 0, limit: 10, includeDeleted: true });
     expect(stored.map((r) => [r.id, r.deleted, JSON.parse(r.data.toString())])).toStrictEqual([
       ['2e451703-c686-e711-80e5-00155db19e6d', 1, { name: 'Gone soon' }],
       ['60c4e274-0d87-e711-80e5-00155db19e6d', 0, { name: 'Monte Orton', telephone1: '555000', fax: '10101', accountid: '60c4e274-0d87-e711-80e5-00155db19e6d' }],
     ]);
-    expect(sync.getState(table)!.cursor).toContain('$deltatoken=919058%2108%2f22%2f2017%2008%3a21%3a20');
+    expect((await sync.getState(table))!.cursor).toContain('$deltatoken=919058%2108%2f22%2f2017%2008%3a21%3a20');
   });
 
   it('maps a captured EntityDefinitions answer: the key is PrimaryIdAttribute, not every IsPrimaryId (DataverseConnectionViewerPCF capture)', async () => {
