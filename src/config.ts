@@ -23,6 +23,7 @@ const EnvSchema = z.object({
   HUB_PORT: port.default(8080),
   HUB_HOST: z.string().min(1).default('0.0.0.0'),
   HUB_DB_PATH: z.string().min(1).default('./data/hub.db'),
+  HUB_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional(),
   HUB_SHARED_TOKEN: z.string().min(1).optional(),
   HUB_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   HUB_BODY_LIMIT_MB: z.coerce.number().positive().default(25),
@@ -117,6 +118,8 @@ export interface Config {
   port: number;
   host: string;
   dbPath: string;
+  /** PostgreSQL instead of the SQLite file (several hub processes may share it). */
+  databaseUrl?: string;
   sharedToken?: string;
   secretKey?: string;
   bodyLimitBytes: number;
@@ -200,7 +203,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
-    const shown = name.includes('SECRET') || name.includes('PASSWORD') || name.includes('TOKEN') || name.includes('KEY') ? '' : ` (got "${present[name]}")`;
+    const shown = name.includes('SECRET') || name.includes('PASSWORD') || name.includes('TOKEN') || name.includes('KEY') || name.includes('DATABASE_URL') ? '' : ` (got "${present[name]}")`;
     throw new ConfigError(`Invalid configuration: ${name} ${issue.message}${shown}`);
   }
   return toConfig(parsed.data);
@@ -254,6 +257,7 @@ function toConfig(e: Env): Config {
     port: e.HUB_PORT,
     host: e.HUB_HOST,
     dbPath: e.HUB_DB_PATH,
+    databaseUrl: e.HUB_DATABASE_URL,
     sharedToken: e.HUB_SHARED_TOKEN,
     secretKey: e.HUB_SECRET_KEY,
     bodyLimitBytes: Math.floor(e.HUB_BODY_LIMIT_MB * 1024 * 1024),

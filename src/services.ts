@@ -16,16 +16,13 @@ import { PollScheduler } from './poller/poll-scheduler.js';
 import { PollService } from './poller/poll-service.js';
 import { TableRegistry } from './poller/table-registry.js';
 import { SecretBox } from './security/secret-box.js';
-import { createConnectionsRepository } from './store/connections-repository.js';
-import { openDatabase, type Db } from './store/db.js';
-import { createRegistrationsRepository } from './store/registrations-repository.js';
-import { createRowsRepository, type RowsRepository } from './store/rows-repository.js';
-import { createSubmissionsRepository } from './store/submissions-repository.js';
-import { createSyncRepository } from './store/sync-repository.js';
+import { createPgStore } from './store/postgres/pg-store.js';
+import type { RowsRepository } from './store/rows-repository.js';
+import { createSqliteStore } from './store/sqlite-store.js';
+import type { Store } from './store/store.js';
 
 /** Parts a test may replace with its own real instance (a db on a temp file, a fixed clock, a private CA). */
 export interface ServiceOverrides {
-  db?: Db;
   now?: () => Date;
   /** Extra CA certificates to trust for outbound HTTPS (tests and the demo trust the sandbox's own CA). */
   extraCa?: string[];
@@ -42,7 +39,7 @@ const IDLE_EVICT_MS = 15 * 60_000;
 
 export interface Services {
   config: Config;
-  db: Db;
+  store: Store;
   now: () => Date;
   metrics: HubMetrics;
   connectors: ConnectorSet;
@@ -56,11 +53,11 @@ export interface Services {
  * The composition root: builds every part once and registers its close on the app,
  * so `app.close()` leaves nothing running.
  */
-export function createServices(app: FastifyInstance, config: Config, overrides: ServiceOverrides = {}): Services {
+export async function createServices(app: FastifyInstance, config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
   const now = overrides.now ?? (() => new Date());
-  const db = overrides.db ?? openDatabase(config.dbPath);
+  const store = config.databaseUrl ? await createPgStore(config.databaseUrl) : createSqliteStore(config.dbPath);
   // Closed in reverse order of creation: background work stops (committing what it holds) before the store closes.
-  const closers: Array<() => Promise<void> | void> = [() => void (db.open && db.close())];
+  const closers: Array<() => Promise<void> | void> = [() => store.close()];
   app.addHook('onClose', async () => {
     for (const close of closers.reverse()) await close();
   });
@@ -82,12 +79,10 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
     maxResponseBytes: config.d365.maxResponseBytes,
     ...(overrides.retryDelays ?? { baseDelayMs: 1000, maxDelayMs: 30_000 }),
   };
-  const registrations = createRegistrationsRepository(db);
-  const sync = createSyncRepository(db);
-  const rows = createRowsRepository(db);
+  const { registrations, sync, rows, submissions } = store;
   const log = app.log.child({ component: 'connectors' });
   const pool = new OutboundPool({ agents, limits, metrics, circuit: { failures: config.d365.circuitFailures, cooldownMs: config.d365.circuitCooldownMs }, idleMs });
-  const repository = createConnectionsRepository(db);
+  const repository = store.connections;
   const secretBox = config.secretKey ? new SecretBox(config.secretKey) : undefined;
   const connectors = new ConnectorSet(
     CONNECTORS.map(
@@ -138,7 +133,6 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
     closers.push(() => scheduler.stop());
   }
 
-  const submissions = createSubmissionsRepository(db);
   const exports = new ExportService({
     repository: submissions,
     settings: config.submissions,
@@ -167,5 +161,5 @@ export function createServices(app: FastifyInstance, config: Config, overrides: 
     (await sync.freshness(now())).map(({ tenant_id, connector, logical, seconds }) => ({ labels: { tenant: tenant_id, connector, table: logical }, value: seconds })),
   );
 
-  return { config, db, now, metrics, connectors, tables, polls, rows, exports };
+  return { config, store, now, metrics, connectors, tables, polls, rows, exports };
 }

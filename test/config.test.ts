@@ -75,6 +75,8 @@ describe('loadConfig', () => {
 
   it('never echoes a secret value in the error', () => {
     expect(() => loadConfig({ HUB_SECRET_KEY: 'short-secret' })).toThrow(/HUB_SECRET_KEY must be at least 32 characters$/);
+    // A database URL carries its password: a bad one is named, not shown.
+    expect(() => loadConfig({ HUB_DATABASE_URL: 'mysql://hub:hunter2@db/hub' })).toThrow(/^Invalid configuration: HUB_DATABASE_URL must be a postgres:\/\/ URL$/);
   });
 
   it('reads .env and lets the environment win', () => {

@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { HubError } from '../errors.js';
 import { ErrorEnvelope } from '../http/schemas.js';
-import { storeHealth } from '../store/db.js';
 import { SERVICE_NAME, SERVICE_VERSION } from '../version.js';
 import type { Services } from '../services.js';
 
@@ -10,7 +9,7 @@ const RootResponse = z.object({ service: z.string(), version: z.string(), endpoi
 const HealthResponse = z.object({
   status: z.literal('ok'),
   version: z.string(),
-  store: z.object({ ok: z.boolean(), schema_version: z.number() }),
+  store: z.object({ ok: z.boolean(), kind: z.enum(['sqlite', 'postgres']), schema_version: z.number() }),
   d365: z.object({ configured: z.boolean(), missing: z.array(z.string()) }),
   connectors: z.record(z.string(), z.object({ configured: z.boolean(), missing: z.array(z.string()) })),
 });
@@ -27,7 +26,7 @@ export const rootRoutes: FastifyPluginAsyncZod<{ services: Services; endpoints: 
   app.get('/health', { schema: { tags: ['service'], summary: 'Liveness, store and D365 configuration', response: { 200: HealthResponse } } }, async () => ({
     status: 'ok' as const,
     version: SERVICE_VERSION,
-    store: storeHealth(services.db),
+    store: await services.store.health(),
     d365: { configured: services.config.d365.defaultConnection !== undefined, missing: services.config.d365.missing },
     connectors: Object.fromEntries(
       services.connectors.all().map(({ definition, configured }) => [definition.id, { configured, missing: definition.defaults(services.config).missing }]),
@@ -52,12 +51,7 @@ export const rootRoutes: FastifyPluginAsyncZod<{ services: Services; endpoints: 
 
 async function readinessChecks(services: Services): Promise<Record<string, string>> {
   const checks: Record<string, string> = {};
-  try {
-    services.db.prepare('SELECT 1').get();
-    checks.store = 'ok';
-  } catch {
-    checks.store = 'unavailable';
-  }
+  checks.store = (await services.store.health()).ok ? 'ok' : 'unavailable';
   await Promise.all(
     services.connectors.all().map(async (connections) => {
       const { id } = connections.definition;

@@ -35,8 +35,3 @@ export function migrate(db: Db, migrations: readonly Migration[]): number[] {
   }).immediate();
   return pending.map((m) => m.version);
 }
-
-export function storeHealth(db: Db): { ok: boolean; schema_version: number } {
-  const version = (db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get() as number | null) ?? 0;
-  return { ok: db.open, schema_version: version };
-}

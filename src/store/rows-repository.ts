@@ -27,7 +27,7 @@ export interface RowsRepository {
   get(table: TableRef, id: string): Promise<StoredRow | undefined>;
   /** The highest change sequence of the table (0 when empty). */
   maxSeq(table: TableRef): Promise<number>;
-  counts(table: TableRef): { stored: number; deleted: number };
+  counts(table: TableRef): Promise<{ stored: number; deleted: number }>;
 }
 
 export function createRowsRepository(db: Db): RowsRepository {

@@ -42,10 +42,10 @@ export interface SubmissionsRepository {
   releaseInterrupted(tenant: string, id: string, reason: string, now: string): Promise<void>;
   /** A dead-lettered submission starts a new series of attempts. */
   reopen(tenant: string, id: string, now: string): Promise<boolean>;
-  due(now: string, limit: number): Array<{ tenant_id: string; submission_id: string }>;
+  due(now: string, limit: number): Promise<Array<{ tenant_id: string; submission_id: string }>>;
   /** Deliveries a previous process left in flight become due again (the process died mid-attempt). */
   recoverInterrupted(now: string): Promise<number>;
-  depth(): Array<{ status: SubmissionStatus; count: number }>;
+  depth(): Promise<Array<{ status: SubmissionStatus; count: number }>>;
 }
 
 export function createSubmissionsRepository(db: Db): SubmissionsRepository {

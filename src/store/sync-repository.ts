@@ -97,10 +97,10 @@ export interface SyncRepository {
    */
   reset(target: { tenant: string; connector: string; logical?: string }, source: string, reason: string, now: string): Promise<number>;
   nextRunId(): Promise<number>;
-  commitPage(commit: PageCommit): Committed<{ upserted: number; deleted: number }>;
+  commitPage(commit: PageCommit): Promise<Committed<{ upserted: number; deleted: number }>>;
   commitKeys(commit: KeysCommit): Promise<Committed<{ deleted: number }>>;
   /** Seconds since each registered table's last successful poll. */
-  freshness(now: Date): Array<{ tenant_id: string; connector: string; logical: string; seconds: number }>;
+  freshness(now: Date): Promise<Array<{ tenant_id: string; connector: string; logical: string; seconds: number }>>;
 }
 
 /** Exactly the named parameters the statements bind (better-sqlite3 refuses unknown ones). */

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../src/config.js';
 import { expect, onTestFinished } from 'vitest';
 import { bcSandboxEnv, startBcSandbox, type BcSandbox, type BcSandboxOptions } from '../../src/sandbox/bc/index.js';
 import { buildTestApp } from './build-test-app.js';
@@ -15,9 +16,9 @@ export async function startTestBcSandbox(options: BcSandboxOptions = {}): Promis
 export const bcEnv = bcSandboxEnv;
 
 /** The hub with the BC sandbox as its default BC connection, trusting its certificate (and those of `alsoTrusted`). */
-export async function buildHubOnBc(sandbox: BcSandbox, env: Record<string, string | undefined> = {}, alsoTrusted: string[] = []): Promise<{ app: FastifyInstance }> {
-  const { app } = await buildTestApp({ ...bcEnv(sandbox), BC_PAGE_SIZE: '7', ...env }, { extraCa: [sandbox.caPem, ...alsoTrusted], retryDelays: { baseDelayMs: 20, maxDelayMs: 200 } });
-  return { app };
+export async function buildHubOnBc(sandbox: BcSandbox, env: Record<string, string | undefined> = {}, alsoTrusted: string[] = []): Promise<{ app: FastifyInstance; config: Config }> {
+  const { app, config } = await buildTestApp({ ...bcEnv(sandbox), BC_PAGE_SIZE: '7', ...env }, { extraCa: [sandbox.caPem, ...alsoTrusted], retryDelays: { baseDelayMs: 20, maxDelayMs: 200 } });
+  return { app, config };
 }
 
 /** The store mirrors the sandbox set exactly: every row with its columns as BC sent them (etag aside), nothing else live. */

@@ -1,6 +1,6 @@
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { buildTestApp } from '../helpers/build-test-app.js';
+import { peekStore } from '../helpers/store-peek.js';
 
 const SECRET_KEY = 'k'.repeat(40);
 const body = {
@@ -31,11 +31,9 @@ describe('tenant D365 connection', () => {
     expect(get.json()).toStrictEqual(expected);
     expect(get.body).not.toContain(body.client_secret);
 
-    const raw = new Database(config.dbPath, { readonly: true });
-    const row = raw.prepare("SELECT * FROM connections WHERE tenant_id = ? AND connector = 'd365'").get('acme') as Record<string, string>;
-    raw.close();
+    const [row] = await peekStore(config, "SELECT * FROM connections WHERE tenant_id = ? AND connector = 'd365'", ['acme']);
     expect(JSON.stringify(row)).not.toContain(body.client_secret);
-    expect(JSON.parse(row.secrets!).client_secret).toMatch(/^v1\./);
+    expect(JSON.parse(String(row!.secrets)).client_secret).toMatch(/^v1\./);
   });
 
   it('keeps tenants apart and deletes only the tenant’s own', async () => {

@@ -1,33 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import { BLANK_STAMP } from '../../../src/sandbox/bc/index.js';
 import { buildHubOnBc, expectBcMirror, startTestBcSandbox } from '../../helpers/bc-sandbox.js';
-import { tempDir } from '../../helpers/build-test-app.js';
 import { hubClient } from '../../helpers/hub-client.js';
-import { storedRows } from '../../helpers/stored-rows.js';
+import { storedRowsIn } from '../../helpers/stored-rows.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const SET_PATH = /\/companies\([^)]+\)\/customers/;
 
 async function bcHub(env: Record<string, string> = {}) {
   const sandbox = await startTestBcSandbox();
-  const dir = tempDir();
-  const dbPath = `${dir}/hub.db`;
-  const { app } = await buildHubOnBc(sandbox, { HUB_DB_PATH: dbPath, ...env });
+  const { app, config } = await buildHubOnBc(sandbox, env);
   const hub = hubClient(app, 'acme', 'bc');
-  return { sandbox, app, hub, dbPath };
+  const stored = (set: string) => storedRowsIn(config, 'acme', set, 'bc');
+  return { sandbox, app, hub, stored };
 }
 
 const customerRequests = (sandbox: Awaited<ReturnType<typeof startTestBcSandbox>>) => sandbox.requests.filter((r) => SET_PATH.test(r.url)).map((r) => decodeURIComponent(r.url));
 
 describe('Business Central polling', () => {
   it('mirrors a set over many pages, rows stamped 0001-01-01 included, with a cursor watermark and a token for <api_url>/.default', async () => {
-    const { sandbox, hub, dbPath } = await bcHub();
+    const { sandbox, hub, stored } = await bcHub();
     const blank = sandbox.data.rows(sandbox.companyId, 'customers').filter((r) => r.lastModifiedDateTime === BLANK_STAMP);
     expect(blank.length).toBeGreaterThan(0);
     await hub.register(['customers']);
     const polled = await hub.poll();
     expect(polled.tables[0]).toMatchObject({ table: 'customers', mode: 'cursor', upserted: 40, deleted: 0, pages: 6, outcome: 'ok' });
-    expectBcMirror(storedRows(dbPath, 'acme', 'customers', 'bc'), sandbox, 'customers');
+    expectBcMirror(await stored('customers'), sandbox, 'customers');
     // The first read has no date filter (a `gt`/`ge` filter would drop the 0001 rows) and pages with odata.maxpagesize.
     const first = customerRequests(sandbox)[0]!;
     expect(first).not.toContain('$filter');
@@ -40,7 +38,7 @@ describe('Business Central polling', () => {
   });
 
   it('reads incrementally with `ge` the watermark minus the look-back, and finds deletions by comparing keys on every poll', async () => {
-    const { sandbox, hub, dbPath } = await bcHub();
+    const { sandbox, hub, stored } = await bcHub();
     await hub.register(['customers']);
     await hub.poll();
     const [keep, change, remove] = sandbox.data.rows(sandbox.companyId, 'customers').slice(-3);
@@ -54,17 +52,17 @@ describe('Business Central polling', () => {
     const urls = sandbox.requests.slice(before).map((r) => decodeURIComponent(r.url));
     expect(urls[0]).toMatch(/\$filter=lastModifiedDateTime ge \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ&\$orderby=lastModifiedDateTime asc$/);
     expect(urls.filter((u) => u.includes('$select=id')).length).toBeGreaterThan(0);
-    const stored = storedRows(dbPath, 'acme', 'customers', 'bc');
-    expectBcMirror(stored, sandbox, 'customers');
-    expect(stored.get(String(remove!.id))?.deleted).toBe(1);
-    expect(stored.get(String(keep!.id))?.deleted).toBe(0);
+    const mirrored = await stored('customers');
+    expectBcMirror(mirrored, sandbox, 'customers');
+    expect(mirrored.get(String(remove!.id))?.deleted).toBe(1);
+    expect(mirrored.get(String(keep!.id))?.deleted).toBe(0);
 
     // Nothing changed: the boundary rows read again are neither rewritten nor counted.
     expect((await hub.poll()).tables[0]).toMatchObject({ upserted: 0, deleted: 0 });
   });
 
   it('loses no row when many rows share one stamp across a page boundary, in a full read and an incremental one', async () => {
-    const { sandbox, hub, dbPath } = await bcHub({ POLL_LOOKBACK_SECONDS: '0' });
+    const { sandbox, hub, stored } = await bcHub({ POLL_LOOKBACK_SECONDS: '0' });
     await hub.register(['customers']);
     await hub.poll();
     // Ten rows with the very same millisecond: they straddle pages of 7.
@@ -74,18 +72,18 @@ describe('Business Central polling', () => {
     // Two more with the same stamp, committed late (after the hub read that stamp): `ge` reads them; the ten are not rewritten.
     for (let i = 10; i < 12; i++) sandbox.data.createRow(sandbox.companyId, 'customers', { displayName: `Tie ${i}` }, { stamp: tie });
     expect((await hub.poll()).tables[0]).toMatchObject({ upserted: 2, deleted: 0 });
-    expectBcMirror(storedRows(dbPath, 'acme', 'customers', 'bc'), sandbox, 'customers');
+    expectBcMirror(await stored('customers'), sandbox, 'customers');
     expect((await hub.poll('force_full=true')).tables[0]).toMatchObject({ upserted: 0, deleted: 0 });
   });
 
   it('a full read that outlasts the look-back still mirrors rows changed behind it (it reads oldest first)', async () => {
-    const { sandbox, hub, dbPath } = await bcHub({ POLL_LOOKBACK_SECONDS: '0' });
+    const { sandbox, hub, stored } = await bcHub({ POLL_LOOKBACK_SECONDS: '0' });
     await hub.register(['customers']);
     sandbox.faults.add({ status: 200, delayMs: 100, times: 1000, path: SET_PATH });
     const polling = hub.poll();
-    await waitFor(() => storedRows(dbPath, 'acme', 'customers', 'bc').size >= 14, { timeoutMs: 10_000, everyMs: 10 });
+    await waitFor(async () => (await stored('customers')).size >= 14, { timeoutMs: 10_000, everyMs: 10 });
     // A row already read changes, then (an hour later) one not read yet: the second must not hide the first.
-    const read = storedRows(dbPath, 'acme', 'customers', 'bc');
+    const read = await stored('customers');
     const behind = [...read.keys()][0]!;
     const ahead = sandbox.data.rows(sandbox.companyId, 'customers').find((r) => !read.has(String(r.id)))!;
     sandbox.data.updateRow(sandbox.companyId, 'customers', behind, { city: 'Changed behind the read' }, { stamp: '2026-12-02T00:00:00.000Z' });
@@ -93,30 +91,30 @@ describe('Business Central polling', () => {
     expect((await polling).tables[0]).toMatchObject({ outcome: 'ok' });
     sandbox.faults.clear();
     await hub.poll();
-    expectBcMirror(storedRows(dbPath, 'acme', 'customers', 'bc'), sandbox, 'customers');
+    expectBcMirror(await stored('customers'), sandbox, 'customers');
   });
 
   it('reads a set without lastModifiedDateTime in snapshot mode: full read and compare on every poll', async () => {
-    const { sandbox, hub, dbPath } = await bcHub();
+    const { sandbox, hub, stored } = await bcHub();
     await hub.register(['paymentTerms']);
     expect((await hub.poll()).tables[0]).toMatchObject({ table: 'paymentTerms', mode: 'snapshot', upserted: 6 });
     const [first, second] = sandbox.data.rows(sandbox.companyId, 'paymentTerms');
     sandbox.data.updateRow(sandbox.companyId, 'paymentTerms', String(first!.id), { discountPercent: 5 });
     sandbox.data.deleteRow(sandbox.companyId, 'paymentTerms', String(second!.id));
     expect((await hub.poll()).tables[0]).toMatchObject({ mode: 'snapshot', upserted: 1, deleted: 1 });
-    expectBcMirror(storedRows(dbPath, 'acme', 'paymentTerms', 'bc'), sandbox, 'paymentTerms');
+    expectBcMirror(await stored('paymentTerms'), sandbox, 'paymentTerms');
     expect((await hub.status()).tables[0]).toMatchObject({ mode: 'snapshot', rows_deleted: 1 });
   });
 
   it('waits out a 429 storm with Retry-After and without it, then completes', async () => {
-    const { sandbox, hub, dbPath, app } = await bcHub();
+    const { sandbox, hub, stored, app } = await bcHub();
     await hub.register(['customers']);
     sandbox.faults.add({ status: 429, times: 2, retryAfterSeconds: 1, path: SET_PATH });
     sandbox.faults.add({ status: 429, times: 3, path: SET_PATH });
     const polled = await hub.poll();
     expect(polled.tables[0]).toMatchObject({ outcome: 'ok', upserted: 40 });
     expect(sandbox.requests.filter((r) => r.status === 429)).toHaveLength(5);
-    expectBcMirror(storedRows(dbPath, 'acme', 'customers', 'bc'), sandbox, 'customers');
+    expectBcMirror(await stored('customers'), sandbox, 'customers');
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toContain(`hub_upstream_throttled_total{connector="bc",org="${new URL(sandbox.apiUrl).host}"} 5`);
   });

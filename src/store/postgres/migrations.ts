@@ -1,0 +1,110 @@
+/**
+ * The PostgreSQL schema, numbered like SQLite's but its own: it starts at the shape SQLite reached with migration
+ * 005 (keyed by tenant + connector + table). A migration is never edited once landed, only followed by a new one.
+ */
+export interface PgMigration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const pgMigrations: readonly PgMigration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE connections (
+        tenant_id   text NOT NULL,
+        connector   text NOT NULL,
+        fields      text NOT NULL,
+        secrets     text NOT NULL,
+        updated_at  text NOT NULL,
+        PRIMARY KEY (tenant_id, connector)
+      );
+      CREATE TABLE registered_tables (
+        tenant_id      text NOT NULL,
+        connector      text NOT NULL,
+        logical        text NOT NULL,
+        registered_at  text NOT NULL,
+        PRIMARY KEY (tenant_id, connector, logical)
+      );
+      CREATE TABLE sync_state (
+        tenant_id           text NOT NULL,
+        connector           text NOT NULL,
+        logical             text NOT NULL,
+        mode                text NOT NULL CHECK (mode IN ('delta', 'cursor', 'snapshot')),
+        cursor              text,
+        cursor_at           text,
+        resume_link         text,
+        run_kind            text CHECK (run_kind IN ('incremental', 'full')),
+        run_id              bigint,
+        last_started_at     text,
+        last_finished_at    text,
+        last_outcome        text,
+        last_error          text,
+        last_success_at     text,
+        last_reconciled_at  text,
+        full_resyncs        integer NOT NULL DEFAULT 0,
+        last_resync_reason  text,
+        source              text,
+        link_failures       integer NOT NULL DEFAULT 0,
+        last_reset_reason   text,
+        last_reset_at       text,
+        PRIMARY KEY (tenant_id, connector, logical)
+      );
+      CREATE TABLE source_tables (
+        table_key  integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        tenant_id  text NOT NULL,
+        connector  text NOT NULL,
+        logical    text NOT NULL,
+        UNIQUE (tenant_id, connector, logical)
+      );
+      -- As in SQLite: row_key is a row's stable place for keyset paging, seq the hub-wide change sequence,
+      -- seen_run the last full read or key reconciliation that saw the row upstream.
+      CREATE TABLE rows (
+        row_key      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        table_key    integer NOT NULL REFERENCES source_tables (table_key),
+        id           text NOT NULL,
+        seq          bigint NOT NULL,
+        modified_on  text,
+        etag         text,
+        deleted      smallint NOT NULL DEFAULT 0,
+        deleted_at   text,
+        data         text NOT NULL,
+        seen_run     bigint,
+        UNIQUE (table_key, id)
+      );
+      CREATE INDEX rows_in_order ON rows (table_key, row_key);
+      CREATE INDEX rows_by_seq ON rows (table_key, seq);
+      CREATE SEQUENCE change_seq;
+      CREATE SEQUENCE run_id;
+      CREATE TABLE submissions (
+        tenant_id        text NOT NULL,
+        submission_id    text NOT NULL,
+        route            text NOT NULL CHECK (route IN ('local', 'email', 'sftp')),
+        body_sha256      text NOT NULL,
+        recipients       text,
+        subject          text,
+        zip_bytes        integer NOT NULL,
+        zip_sha256       text NOT NULL,
+        status           text NOT NULL CHECK (status IN ('pending', 'delivering', 'delivered', 'pending_retry', 'failed')),
+        attempts         integer NOT NULL DEFAULT 0,
+        last_error       text,
+        location         text,
+        next_attempt_at  text,
+        created_at       text NOT NULL,
+        updated_at       text NOT NULL,
+        delivered_at     text,
+        PRIMARY KEY (tenant_id, submission_id)
+      );
+      CREATE INDEX submissions_due ON submissions (status, next_attempt_at);
+      CREATE TABLE submission_packages (
+        tenant_id      text NOT NULL,
+        submission_id  text NOT NULL,
+        zip            bytea NOT NULL,
+        PRIMARY KEY (tenant_id, submission_id),
+        FOREIGN KEY (tenant_id, submission_id) REFERENCES submissions (tenant_id, submission_id) ON DELETE CASCADE
+      );
+    `,
+  },
+];

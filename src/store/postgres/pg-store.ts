@@ -1,0 +1,30 @@
+import type { Store } from '../store.js';
+import { createPool, migratePg } from './pg-db.js';
+import { createPgConnectionsRepository, createPgRegistrationsRepository, createPgRowsRepository } from './pg-repositories.js';
+import { createPgSubmissionsRepository } from './pg-submissions-repository.js';
+import { createPgSyncRepository } from './pg-sync-repository.js';
+
+/** HUB_DATABASE_URL: everything in PostgreSQL, so several hub processes can share one database. */
+export async function createPgStore(url: string): Promise<Store> {
+  const pool = createPool(url);
+  // A connection dropped by the server is replaced at the next query; an error on an idle one must not end the process.
+  pool.on('error', () => undefined);
+  await migratePg(pool);
+  return {
+    kind: 'postgres',
+    sync: createPgSyncRepository(pool),
+    rows: createPgRowsRepository(pool),
+    registrations: createPgRegistrationsRepository(pool),
+    connections: createPgConnectionsRepository(pool),
+    submissions: createPgSubmissionsRepository(pool),
+    health: async () => {
+      try {
+        const version = (await pool.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations')).rows[0]?.version ?? 0;
+        return { ok: true, kind: 'postgres', schema_version: version };
+      } catch {
+        return { ok: false, kind: 'postgres', schema_version: 0 };
+      }
+    },
+    close: () => pool.end(),
+  };
+}

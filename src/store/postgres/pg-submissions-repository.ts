@@ -1,0 +1,78 @@
+import type { SubmissionRecord, SubmissionsRepository } from '../submissions-repository.js';
+import { inTransaction, type PgPool } from './pg-db.js';
+
+const COLUMNS = `tenant_id, submission_id, route, body_sha256, recipients, subject, zip_bytes, zip_sha256, status, attempts,
+  last_error, location, next_attempt_at, created_at, updated_at, delivered_at`;
+
+/** The submissions outbox in PostgreSQL, with the SQLite repository's semantics. */
+export function createPgSubmissionsRepository(pool: PgPool): SubmissionsRepository {
+  const changed = async (sql: string, args: unknown[]) => ((await pool.query(sql, args)).rowCount ?? 0) > 0;
+  return {
+    insert: (s) =>
+      inTransaction(pool, async (client) => {
+        const inserted = await client.query(
+          `INSERT INTO submissions (tenant_id, submission_id, route, body_sha256, recipients, subject, zip_bytes, zip_sha256, status, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9) ON CONFLICT (tenant_id, submission_id) DO NOTHING`,
+          [s.tenant_id, s.submission_id, s.route, s.body_sha256, s.recipients, s.subject, s.zip_bytes, s.zip_sha256, s.created_at],
+        );
+        if ((inserted.rowCount ?? 0) === 0) return false;
+        await client.query('INSERT INTO submission_packages (tenant_id, submission_id, zip) VALUES ($1, $2, $3)', [s.tenant_id, s.submission_id, s.zip]);
+        return true;
+      }),
+    get: async (tenant, id) => (await pool.query<SubmissionRecord>(`SELECT ${COLUMNS} FROM submissions WHERE tenant_id = $1 AND submission_id = $2`, [tenant, id])).rows[0],
+    zip: async (tenant, id) => (await pool.query<{ zip: Buffer }>('SELECT zip FROM submission_packages WHERE tenant_id = $1 AND submission_id = $2', [tenant, id])).rows[0]!.zip,
+    list: async (tenant, status, limit) =>
+      (
+        await pool.query<SubmissionRecord>(
+          `SELECT ${COLUMNS} FROM submissions WHERE tenant_id = $1 ${status ? 'AND status = $3' : ''} ORDER BY created_at DESC, submission_id LIMIT $2`,
+          status ? [tenant, limit, status] : [tenant, limit],
+        )
+      ).rows,
+    claim: (tenant, id, now) =>
+      changed(
+        `UPDATE submissions SET status = 'delivering', attempts = attempts + 1, updated_at = $1
+         WHERE tenant_id = $2 AND submission_id = $3 AND status IN ('pending', 'pending_retry')`,
+        [now, tenant, id],
+      ),
+    markDelivered: async (tenant, id, location, now) => {
+      await pool.query(
+        `UPDATE submissions SET status = 'delivered', location = $1, delivered_at = $2, updated_at = $2, next_attempt_at = NULL, last_error = NULL
+         WHERE tenant_id = $3 AND submission_id = $4`,
+        [location, now, tenant, id],
+      );
+    },
+    markFailedAttempt: async (tenant, id, error, nextAttemptAt, now) => {
+      await pool.query('UPDATE submissions SET status = $1, last_error = $2, next_attempt_at = $3, updated_at = $4 WHERE tenant_id = $5 AND submission_id = $6', [
+        nextAttemptAt === null ? 'failed' : 'pending_retry',
+        error,
+        nextAttemptAt,
+        now,
+        tenant,
+        id,
+      ]);
+    },
+    releaseInterrupted: async (tenant, id, reason, now) => {
+      await pool.query(
+        `UPDATE submissions SET status = 'pending_retry', attempts = GREATEST(attempts - 1, 0), last_error = $1, next_attempt_at = $2, updated_at = $2
+         WHERE tenant_id = $3 AND submission_id = $4 AND status = 'delivering'`,
+        [reason, now, tenant, id],
+      );
+    },
+    reopen: (tenant, id, now) =>
+      changed(`UPDATE submissions SET status = 'pending_retry', attempts = 0, next_attempt_at = $1, updated_at = $1 WHERE tenant_id = $2 AND submission_id = $3 AND status = 'failed'`, [
+        now,
+        tenant,
+        id,
+      ]),
+    due: async (now, limit) =>
+      (
+        await pool.query<{ tenant_id: string; submission_id: string }>(
+          `SELECT tenant_id, submission_id FROM submissions WHERE status = 'pending_retry' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2`,
+          [now, limit],
+        )
+      ).rows,
+    recoverInterrupted: async (now) =>
+      (await pool.query(`UPDATE submissions SET status = 'pending_retry', next_attempt_at = $1, updated_at = $1 WHERE status IN ('pending', 'delivering')`, [now])).rowCount ?? 0,
+    depth: async () => (await pool.query<{ status: SubmissionRecord['status']; count: number }>('SELECT status, COUNT(*) AS count FROM submissions GROUP BY status')).rows,
+  };
+}

@@ -1,0 +1,31 @@
+import { createConnectionsRepository } from './connections-repository.js';
+import { openDatabase, type Db } from './db.js';
+import { createRegistrationsRepository } from './registrations-repository.js';
+import { createRowsRepository } from './rows-repository.js';
+import type { Store } from './store.js';
+import { createSubmissionsRepository } from './submissions-repository.js';
+import { createSyncRepository } from './sync-repository.js';
+
+/** The default store: one SQLite file (WAL), for one hub process. */
+export function createSqliteStore(pathOrDb: string | Db): Store {
+  const db = typeof pathOrDb === 'string' ? openDatabase(pathOrDb) : pathOrDb;
+  const version = db.prepare<[], number | null>('SELECT MAX(version) FROM schema_migrations').pluck();
+  return {
+    kind: 'sqlite',
+    sync: createSyncRepository(db),
+    rows: createRowsRepository(db),
+    registrations: createRegistrationsRepository(db),
+    connections: createConnectionsRepository(db),
+    submissions: createSubmissionsRepository(db),
+    health: async () => {
+      try {
+        return { ok: db.open, kind: 'sqlite', schema_version: version.get() ?? 0 };
+      } catch {
+        return { ok: false, kind: 'sqlite', schema_version: 0 };
+      }
+    },
+    close: async () => {
+      if (db.open) db.close();
+    },
+  };
+}

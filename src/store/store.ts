@@ -1,0 +1,20 @@
+import type { ConnectionsRepository } from './connections-repository.js';
+import type { RegistrationsRepository } from './registrations-repository.js';
+import type { RowsRepository } from './rows-repository.js';
+import type { SubmissionsRepository } from './submissions-repository.js';
+import type { SyncRepository } from './sync-repository.js';
+
+export type StoreKind = 'sqlite' | 'postgres';
+
+/** Everything the hub keeps, behind the same repositories whichever database holds it. */
+export interface Store {
+  kind: StoreKind;
+  sync: SyncRepository;
+  rows: RowsRepository;
+  registrations: RegistrationsRepository;
+  connections: ConnectionsRepository;
+  submissions: SubmissionsRepository;
+  /** Answers whether the database answers (a cheap query), and the schema version applied. */
+  health(): Promise<{ ok: boolean; kind: StoreKind; schema_version: number }>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,87 @@
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { createPgStore } from '../../src/store/postgres/pg-store.js';
+import type { Store } from '../../src/store/store.js';
+import { tempDir, testDatabaseUrl } from '../helpers/build-test-app.js';
+
+/** The PostgreSQL store on its own, against the machine's PostgreSQL (the postgres project runs this file). */
+async function pgStore(url = testDatabaseUrl(tempDir())): Promise<Store> {
+  const store = await createPgStore(url);
+  onTestFinished(() => store.close());
+  return store;
+}
+
+const NOW = '2026-12-03T10:00:00.000Z';
+const SOURCE = 'https://org.example.com';
+const position = { resume_link: null, cursor: null, run_kind: null, run_id: null };
+const row = (id: string, name: string) => ({ id, modified_on: NOW, etag: `W/"${name}"`, data: JSON.stringify({ id, name }) });
+
+describe('PostgreSQL store', () => {
+  it('migrates once when several processes start on one fresh database at the same moment', async () => {
+    const url = testDatabaseUrl(tempDir());
+    const stores = await Promise.all([createPgStore(url), createPgStore(url), createPgStore(url)]);
+    onTestFinished(() => Promise.all(stores.map((s) => s.close())).then(() => undefined));
+    for (const store of stores) expect(await store.health()).toStrictEqual({ ok: true, kind: 'postgres', schema_version: 1 });
+  });
+
+  it('commits a page, its tombstones and position together; unchanged rows are not rewritten; a stale source is refused', async () => {
+    const { sync, rows } = await pgStore();
+    const table = { tenant: 'acme', connector: 'bc', logical: 'customers' };
+    await sync.startPoll(table, { mode: 'cursor', source: SOURCE, position, now: NOW });
+    const commit = (page: Partial<Parameters<typeof sync.commitPage>[0]>) =>
+      sync.commitPage({ table, source: SOURCE, rows: [], deletedIds: [], seenRun: null, tombstoneUnseenOf: null, position, now: NOW, ...page });
+    expect(await commit({ rows: [row('a', 'A'), row('b', 'B'), row('a', 'A')] })).toStrictEqual({ upserted: 2, deleted: 0, stale: false });
+    expect(await commit({ rows: [row('a', 'A'), row('b', 'B2')], deletedIds: ['a'], position: { ...position, cursor: NOW } })).toStrictEqual({ upserted: 1, deleted: 1, stale: false });
+    expect((await sync.getState(table))?.cursor).toBe(NOW);
+    const stored = await rows.page({ table, sinceSeq: 0, afterKey: 0, limit: 10, includeDeleted: true });
+    expect(stored.map((r) => [r.id, r.deleted, JSON.parse(r.data.toString()).name])).toStrictEqual([
+      ['a', 1, 'A'],
+      ['b', 0, 'B2'],
+    ]);
+    expect(await rows.counts(table)).toStrictEqual({ stored: 2, deleted: 1 });
+    await sync.reset({ tenant: 'acme', connector: 'bc' }, 'https://other.example.com', 'moved', NOW);
+    expect(await commit({ rows: [row('c', 'C')] })).toStrictEqual({ stale: true });
+  });
+
+  it('commits of one table at once queue behind each other, and every change gets a later sequence number', async () => {
+    const { sync, rows } = await pgStore();
+    const table = { tenant: 'acme', connector: 'd365', logical: 'account' };
+    await sync.startPoll(table, { mode: 'delta', source: SOURCE, position, now: NOW });
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => sync.commitPage({ table, source: SOURCE, rows: [row(`r${i}`, `v${i}`)], deletedIds: [], seenRun: null, tombstoneUnseenOf: null, position, now: NOW })),
+    );
+    expect(results.every((r) => !r.stale && r.upserted === 1)).toBe(true);
+    const stored = await rows.page({ table, sinceSeq: 0, afterKey: 0, limit: 20, includeDeleted: false });
+    expect(new Set(stored.map((r) => r.id)).size).toBe(10);
+    expect(await rows.maxSeq(table)).toBeGreaterThanOrEqual(10);
+  });
+
+  it('a page that rolls back on a table’s first commit never hands its key to another table', async () => {
+    const url = testDatabaseUrl(tempDir());
+    const { sync, rows } = await pgStore(url);
+    const acme = { tenant: 'acme', connector: 'bc', logical: 'customers' };
+    const other = { tenant: 'other', connector: 'd365', logical: 'account' };
+    for (const table of [acme, other]) await sync.startPoll(table, { mode: 'cursor', source: SOURCE, position, now: NOW });
+    const commit = (table: typeof acme, rowsIn: Array<ReturnType<typeof row>>) =>
+      sync.commitPage({ table, source: SOURCE, rows: rowsIn, deletedIds: [], seenRun: null, tombstoneUnseenOf: null, position, now: NOW });
+    // A NUL byte is refused by PostgreSQL text: the first page of acme fails inside its transaction.
+    await expect(commit(acme, [row('bad', 'has \u0000 nul')])).rejects.toThrow();
+    await commit(other, [row('b1', 'other')]);
+    await commit(acme, [row('a2', 'acme')]);
+    const ids = async (table: typeof acme) => (await rows.page({ table, sinceSeq: 0, afterKey: 0, limit: 10, includeDeleted: true })).map((r) => r.id);
+    expect(await ids(other)).toStrictEqual(['b1']);
+    expect(await ids(acme)).toStrictEqual(['a2']);
+  });
+
+  it('stores one submission when the same id is inserted by many at once', async () => {
+    const { submissions } = await pgStore();
+    const submission = {
+      tenant_id: 'acme', submission_id: 's1', route: 'local' as const, body_sha256: 'x', recipients: null, subject: null,
+      zip_bytes: 3, zip_sha256: 'y', created_at: NOW, zip: Buffer.from('zip'),
+    };
+    const inserted = await Promise.all(Array.from({ length: 20 }, () => submissions.insert(submission)));
+    expect(inserted.filter(Boolean)).toHaveLength(1);
+    expect((await submissions.zip('acme', 's1')).toString()).toBe('zip');
+    const claims = await Promise.all(Array.from({ length: 5 }, () => submissions.claim('acme', 's1', NOW)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+  });
+});
