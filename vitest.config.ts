@@ -16,7 +16,7 @@ const POSTGRES_SUITE = [
   'test/connectors/bc/bc-recorded.test.ts',
   'test/connectors/dataverse/sandbox-connector.test.ts',
   'test/connectors/dataverse/outbound-hardening.test.ts',
-  'test/store/pg-*.test.ts',
+  'test/**/pg-*.test.ts',
 ];
 
 export default defineConfig({
@@ -25,7 +25,7 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: 'forks',
     projects: [
-      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: ['test/store/pg-*.test.ts'] } },
+      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: ['test/**/pg-*.test.ts'] } },
       { extends: true, test: { name: 'postgres', include: POSTGRES_SUITE, env: { HUB_TEST_STORE: 'postgres' }, globalSetup: ['test/helpers/pg-global-setup.ts'] } },
     ],
   },

@@ -11,7 +11,6 @@ import { SmtpDelivery } from './export/deliveries/smtp-delivery.js';
 import { DeliveryWorker } from './export/delivery-worker.js';
 import { ExportService } from './export/export-service.js';
 import { HubMetrics } from './metrics.js';
-import { PollLocks } from './poller/poll-locks.js';
 import { PollScheduler } from './poller/poll-scheduler.js';
 import { PollService } from './poller/poll-service.js';
 import { TableRegistry } from './poller/table-registry.js';
@@ -109,7 +108,7 @@ export async function createServices(app: FastifyInstance, config: Config, overr
   const polls = new PollService({
     sync,
     connectors,
-    locks: new PollLocks(),
+    locks: store.locks,
     reconcileIntervalMs: config.poll.reconcileIntervalMs,
     lookbackMs: config.poll.lookbackMs,
     metrics,

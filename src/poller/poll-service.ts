@@ -4,7 +4,7 @@ import type { ConnectorDefinition, ModeLabel, ReadRequest, SourceConnector, Tabl
 import { ConflictError, HubError, ServiceUnavailableError, UpstreamError } from '../errors.js';
 import type { HubMetrics } from '../metrics.js';
 import type { SyncMode, SyncRepository, SyncState, TableRef } from '../store/sync-repository.js';
-import { lockKey, type PollLocks } from './poll-locks.js';
+import { lockKey, type PollLockManager } from './poll-locks.js';
 import { fullRun, planRun, type RunPlan } from './run-plan.js';
 import { laterOf } from './watermark.js';
 
@@ -23,7 +23,7 @@ export interface TablePollResult {
 export interface PollServiceDeps {
   sync: SyncRepository;
   connectors: ConnectorSet;
-  locks: PollLocks;
+  locks: PollLockManager;
   reconcileIntervalMs: number;
   lookbackMs: number;
   metrics: HubMetrics;
@@ -69,7 +69,7 @@ export class PollService {
     const connections = this.deps.connectors.get(connectorId);
     const connector = await connections.connectorFor(tenant);
     const refs = tables.map((logical): TableRef => ({ tenant, connector: connectorId, logical }));
-    const lock = options.skipBusy ? this.deps.locks.acquireFree(refs.map(lockKey)) : this.deps.locks.tryAcquireAll(refs.map(lockKey));
+    const lock = options.skipBusy ? await this.deps.locks.acquireFree(refs.map(lockKey)) : await this.deps.locks.tryAcquireAll(refs.map(lockKey));
     if ('busy' in lock) {
       const busy = refs.filter((ref) => lock.busy.includes(lockKey(ref))).map((ref) => ref.logical);
       throw new ConflictError('poll_in_progress', `A poll of ${busy.join(', ')} for tenant '${tenant}' is already running.`, { tables: busy });
@@ -83,7 +83,7 @@ export class PollService {
       return await work;
     } finally {
       this.running.delete(work);
-      lock.release();
+      await lock.release();
     }
   }
 

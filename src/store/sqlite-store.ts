@@ -1,3 +1,4 @@
+import { PollLocks } from '../poller/poll-locks.js';
 import { createConnectionsRepository } from './connections-repository.js';
 import { openDatabase, type Db } from './db.js';
 import { createRegistrationsRepository } from './registrations-repository.js';
@@ -17,6 +18,7 @@ export function createSqliteStore(pathOrDb: string | Db): Store {
     registrations: createRegistrationsRepository(db),
     connections: createConnectionsRepository(db),
     submissions: createSubmissionsRepository(db),
+    locks: new PollLocks(),
     health: async () => {
       try {
         return { ok: db.open, kind: 'sqlite', schema_version: version.get() ?? 0 };

@@ -1,3 +1,4 @@
+import type { PollLockManager } from '../poller/poll-locks.js';
 import type { ConnectionsRepository } from './connections-repository.js';
 import type { RegistrationsRepository } from './registrations-repository.js';
 import type { RowsRepository } from './rows-repository.js';
@@ -14,6 +15,8 @@ export interface Store {
   registrations: RegistrationsRepository;
   connections: ConnectionsRepository;
   submissions: SubmissionsRepository;
+  /** Poll locks as wide as the store is shared: the process's own for SQLite, every process's for PostgreSQL. */
+  locks: PollLockManager;
   /** Answers whether the database answers (a cheap query), and the schema version applied. */
   health(): Promise<{ ok: boolean; kind: StoreKind; schema_version: number }>;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 import type { Store } from '../store.js';
 import { createPool, migratePg } from './pg-db.js';
 import { createPgConnectionsRepository, createPgRegistrationsRepository, createPgRowsRepository } from './pg-repositories.js';
+import { PgPollLocks } from './pg-poll-locks.js';
 import { createPgSubmissionsRepository } from './pg-submissions-repository.js';
 import { createPgSyncRepository } from './pg-sync-repository.js';
 
@@ -10,6 +11,7 @@ export async function createPgStore(url: string): Promise<Store> {
   // A connection dropped by the server is replaced at the next query; an error on an idle one must not end the process.
   pool.on('error', () => undefined);
   await migratePg(pool);
+  const locks = new PgPollLocks(url);
   return {
     kind: 'postgres',
     sync: createPgSyncRepository(pool),
@@ -17,6 +19,7 @@ export async function createPgStore(url: string): Promise<Store> {
     registrations: createPgRegistrationsRepository(pool),
     connections: createPgConnectionsRepository(pool),
     submissions: createPgSubmissionsRepository(pool),
+    locks,
     health: async () => {
       try {
         const version = (await pool.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations')).rows[0]?.version ?? 0;
@@ -25,6 +28,10 @@ export async function createPgStore(url: string): Promise<Store> {
         return { ok: false, kind: 'postgres', schema_version: 0 };
       }
     },
-    close: () => pool.end(),
+    // Locks first: another process may take this one's tables at once.
+    close: async () => {
+      await locks.close();
+      await pool.end();
+    },
   };
 }
