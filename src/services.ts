@@ -80,7 +80,14 @@ export async function createServices(app: FastifyInstance, config: Config, overr
   };
   const { registrations, sync, rows, submissions } = store;
   const log = app.log.child({ component: 'connectors' });
-  const pool = new OutboundPool({ agents, limits, metrics, circuit: { failures: config.d365.circuitFailures, cooldownMs: config.d365.circuitCooldownMs }, idleMs });
+  const pool = new OutboundPool({
+    agents,
+    limits,
+    metrics,
+    circuit: { failures: config.d365.circuitFailures, cooldownMs: config.d365.circuitCooldownMs },
+    idleMs,
+    pauses: store.pauses,
+  });
   const repository = store.connections;
   const secretBox = config.secretKey ? new SecretBox(config.secretKey) : undefined;
   const connectors = new ConnectorSet(

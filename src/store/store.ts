@@ -1,3 +1,4 @@
+import type { SharedPauses } from '../connectors/http/shared-pauses.js';
 import type { PollLockManager } from '../poller/poll-locks.js';
 import type { ConnectionsRepository } from './connections-repository.js';
 import type { RegistrationsRepository } from './registrations-repository.js';
@@ -17,6 +18,8 @@ export interface Store {
   submissions: SubmissionsRepository;
   /** Poll locks as wide as the store is shared: the process's own for SQLite, every process's for PostgreSQL. */
   locks: PollLockManager;
+  /** Throttle pauses every process honours (only a store several processes share has them). */
+  pauses?: SharedPauses;
   /** Answers whether the database answers (a cheap query), and the schema version applied. */
   health(): Promise<{ ok: boolean; kind: StoreKind; schema_version: number }>;
   close(): Promise<void>;

@@ -4,6 +4,7 @@ import { tempDir, testDatabaseUrl } from '../helpers/build-test-app.js';
 import { hubOnSandboxEnv, post, startHubProcess } from '../helpers/hub-process.js';
 import { startTestSandbox } from '../helpers/sandbox.js';
 import { expectExactMirror, storedRowsIn } from '../helpers/stored-rows.js';
+import { peekStore } from '../helpers/store-peek.js';
 import { waitFor } from '../helpers/wait.js';
 
 const TABLE = 'cr83d_employee';
@@ -62,5 +63,37 @@ describe('several hub processes on one PostgreSQL database', () => {
     expectExactMirror(await stored(), sandbox, TABLE, 'cr83d_employeeid');
     b.child.kill('SIGTERM');
     expect(await b.exited).toBe(0);
+  });
+});
+
+describe('a throttled app registration across processes', () => {
+  it('a 429 seen by one process holds the other process’s requests to that org until its Retry-After', async () => {
+    const sandbox = await startTestSandbox();
+    const dir = tempDir();
+    const env = hubOnSandboxEnv(sandbox, dir, { HUB_DATABASE_URL: testDatabaseUrl(dir) });
+    const [a, b] = await Promise.all([startHubProcess(env), startHubProcess(env)]);
+    expect((await post(`${a!.url}/tenants/acme/connectors/d365/tables:register`, { tables: ['account'] })).status).toBe(200);
+    expect((await post(`${b!.url}/tenants/globex/connectors/d365/tables:register`, { tables: ['contact'] })).status).toBe(200);
+    sandbox.faults.add({ status: 429, times: 1, retryAfterSeconds: 3, path: /accounts/ });
+    const throttledPoll = post(`${a!.url}/tenants/acme/connectors/d365:poll`);
+    // Once process a has recorded the pause (it answered the 429), process b starts polling another table of the org.
+    const config = { databaseUrl: env.HUB_DATABASE_URL } as Config;
+    const [pause] = await waitFor(async () => {
+      const rows = await peekStore(config, 'SELECT until_ms FROM upstream_pauses');
+      return rows.length > 0 ? rows : null;
+    }, { everyMs: 10 }) as Array<Record<string, unknown>>;
+    const until = Number(pause!.until_ms);
+    expect(until).toBeGreaterThan(Date.now());
+    const otherPoll = await post(`${b!.url}/tenants/globex/connectors/d365:poll`);
+    expect(otherPoll.status).toBe(200);
+    expect((await throttledPoll).status).toBe(200);
+    // Process b's requests for contacts went out only once the pause process a recorded had passed.
+    const contacts = sandbox.requests.filter((r) => r.server === 'dataverse' && r.url.includes('contacts'));
+    expect(contacts.length).toBeGreaterThan(0);
+    for (const request of contacts) expect(request.at).toBeGreaterThanOrEqual(until);
+    for (const hub of [a!, b!]) {
+      hub.child.kill('SIGTERM');
+      expect(await hub.exited).toBe(0);
+    }
   });
 });

@@ -20,7 +20,7 @@ describe('PostgreSQL store', () => {
     const url = testDatabaseUrl(tempDir());
     const stores = await Promise.all([createPgStore(url), createPgStore(url), createPgStore(url)]);
     onTestFinished(() => Promise.all(stores.map((s) => s.close())).then(() => undefined));
-    for (const store of stores) expect(await store.health()).toStrictEqual({ ok: true, kind: 'postgres', schema_version: 1 });
+    for (const store of stores) expect(await store.health()).toStrictEqual({ ok: true, kind: 'postgres', schema_version: 2 });
   });
 
   it('commits a page, its tombstones and position together; unchanged rows are not rewritten; a stale source is refused', async () => {

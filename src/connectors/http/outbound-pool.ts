@@ -6,6 +6,7 @@ import { IdleCache } from './idle-cache.js';
 import type { RequestLimits } from './odata-client.js';
 import type { OutboundAgents } from './outbound-agents.js';
 import { RequestGate, type GateLimits } from './request-gate.js';
+import { SharedPause, type SharedPauses } from './shared-pauses.js';
 import { createMsalTokenProvider, type ClientCredentials, type TokenProvider } from './token-provider.js';
 
 export interface OutboundPoolDeps {
@@ -14,6 +15,8 @@ export interface OutboundPoolDeps {
   metrics: HubMetrics;
   circuit: { failures: number; cooldownMs: number };
   idleMs: number;
+  /** Throttle pauses shared with other processes (PostgreSQL store); none with SQLite. */
+  pauses?: SharedPauses;
 }
 
 const digest = (parts: string[]) => createHash('sha256').update(parts.join('\n')).digest('hex');
@@ -56,7 +59,9 @@ export class OutboundPool {
 
   /** The gate of an upstream host + principal (asked per request, so an evicted one is never kept alive). */
   gate(host: string, principal: string, limits: GateLimits): RequestGate {
-    return this.gates.get(`${host}|${principal}`, () => new RequestGate(limits));
+    const key = `${host}|${principal}`;
+    const { pauses } = this.deps;
+    return this.gates.get(key, () => new RequestGate(limits, Date.now, pauses && new SharedPause(pauses, key)));
   }
 
   breaker(host: string, system: UpstreamSystem): CircuitBreaker {

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { SharedPause } from './shared-pauses.js';
 
 export interface GateLimits {
   /** Requests in flight at once. */
@@ -10,7 +11,8 @@ export interface GateLimits {
 /**
  * Per upstream host + principal: caps requests in flight (and, where the source counts them, requests started
  * per sliding window), and holds every new request while the source has throttled this caller (requests sent
- * during a Retry-After window lengthen the penalty for the whole user).
+ * during a Retry-After window lengthen the penalty for the whole user), in this process and, with a shared store,
+ * in every process.
  */
 export class RequestGate {
   private inFlight = 0;
@@ -20,12 +22,18 @@ export class RequestGate {
   private readonly starts: number[] = [];
   private readonly limits: GateLimits;
 
-  constructor(limits: GateLimits | number, private readonly now: () => number = Date.now) {
+  constructor(
+    limits: GateLimits | number,
+    private readonly now: () => number = Date.now,
+    /** The pause as every process sharing the store sees it (several replicas, one app registration). */
+    private readonly shared?: SharedPause,
+  ) {
     this.limits = typeof limits === 'number' ? { maxConcurrency: limits } : limits;
   }
 
   pauseUntil(until: number): void {
     this.pausedUntil = Math.max(this.pausedUntil, until);
+    this.shared?.extend(until);
   }
 
   pauseRemainingMs(): number {
@@ -40,7 +48,13 @@ export class RequestGate {
   async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     await this.acquire();
     try {
-      for (let wait = this.waitMs(); wait > 0; wait = this.waitMs()) await sleep(wait, undefined, { signal });
+      for (;;) {
+        const shared = await this.sharedWaitMs();
+        // Checked and counted in one synchronous step after the last await, so concurrent callers never overrun the window.
+        const wait = Math.max(shared, this.pauseRemainingMs(), this.windowWaitMs());
+        if (wait <= 0) break;
+        await sleep(wait, undefined, { signal });
+      }
       if (this.limits.window) this.starts.push(this.now());
       return await task();
     } finally {
@@ -48,8 +62,10 @@ export class RequestGate {
     }
   }
 
-  private waitMs(): number {
-    return Math.max(this.pauseRemainingMs(), this.windowWaitMs());
+  /** Another process's pause of the same host + principal, waited in short steps (it may be extended meanwhile). */
+  private async sharedWaitMs(): Promise<number> {
+    if (!this.shared) return 0;
+    return Math.min(Math.max(0, (await this.shared.until()) - this.now()), 250);
   }
 
   /** How long until one more request fits in the sliding window. */

@@ -107,4 +107,15 @@ export const pgMigrations: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'shared-pauses',
+    sql: `
+      -- A 429's Retry-After per upstream host + principal, so every process holds its requests until then.
+      CREATE TABLE upstream_pauses (
+        key       text PRIMARY KEY,
+        until_ms  bigint NOT NULL
+      );
+    `,
+  },
 ];

@@ -20,6 +20,15 @@ export async function createPgStore(url: string): Promise<Store> {
     connections: createPgConnectionsRepository(pool),
     submissions: createPgSubmissionsRepository(pool),
     locks,
+    pauses: {
+      until: async (key) => (await pool.query<{ until_ms: number }>('SELECT until_ms FROM upstream_pauses WHERE key = $1', [key])).rows[0]?.until_ms ?? 0,
+      extend: async (key, until) => {
+        await pool.query(
+          'INSERT INTO upstream_pauses (key, until_ms) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET until_ms = GREATEST(upstream_pauses.until_ms, excluded.until_ms)',
+          [key, Math.ceil(until)],
+        );
+      },
+    },
     health: async () => {
       try {
         const version = (await pool.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations')).rows[0]?.version ?? 0;
