@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.js';
 import { BadRequestError, ConflictError, NotConfiguredError, NotFoundError, PayloadTooLargeError } from '../errors.js';
@@ -83,6 +84,11 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 /** While a delivery is under way the submission is still on its way: callers see pending_retry. */
+/** A delivery's claim holds twice the attempt's timeout (the attempt itself is cut at its timeout). */
+const LEASE_FACTOR = 2;
+/** How often a repeat of a submission another process is delivering looks at its outcome. */
+const SETTLE_POLL_MS = 100;
+
 const answerStatus = (status: SubmissionStatus): AnswerStatus => (status === 'delivered' || status === 'failed' ? status : 'pending_retry');
 
 /**
@@ -177,7 +183,10 @@ export class ExportService {
 
   private async deliverOnce(tenant: string, id: string): Promise<void> {
     const { repository, deliveries, settings, metrics, log } = this.deps;
-    if (!(await repository.claim(tenant, id, this.deps.now().toISOString()))) return;
+    const claimedAt = this.deps.now();
+    // The lease outlives the attempt's own timeout, so only a dead process's claim ever runs out.
+    const leaseUntil = new Date(claimedAt.getTime() + settings.attemptTimeoutMs * LEASE_FACTOR).toISOString();
+    if (!(await repository.claim(tenant, id, claimedAt.toISOString(), leaseUntil))) return;
     const record = (await repository.get(tenant, id))!;
     const timeout = AbortSignal.timeout(settings.attemptTimeoutMs);
     const signal = AbortSignal.any([timeout, this.shutdown.signal]);
@@ -215,9 +224,25 @@ export class ExportService {
       throw new ConflictError('submission_conflict', `Submission '${existing.submission_id}' was already posted with a different body.`);
     }
     const running = this.inFlight.get(attemptKey(tenant, existing.submission_id));
-    if (!running) return this.answer(existing);
-    await running;
-    return this.answer((await this.deps.repository.get(tenant, existing.submission_id))!);
+    if (running) {
+      await running;
+      return this.answer((await this.deps.repository.get(tenant, existing.submission_id))!);
+    }
+    return this.answer(await this.settled(existing));
+  }
+
+  /**
+   * A submission another process recorded and is delivering (a shared store): its outcome, once it has one, so
+   * every caller of the same id gets the same answer; past the attempt's timeout, the record as it stands.
+   */
+  private async settled(record: SubmissionRecord): Promise<SubmissionRecord> {
+    const deadline = Date.now() + this.deps.settings.attemptTimeoutMs * LEASE_FACTOR;
+    let current = record;
+    while ((current.status === 'pending' || current.status === 'delivering') && Date.now() < deadline && !this.stopping) {
+      await sleep(SETTLE_POLL_MS);
+      current = (await this.deps.repository.get(current.tenant_id, current.submission_id)) ?? current;
+    }
+    return current;
   }
 
   private requireRoute(route: SubmissionRoute): void {

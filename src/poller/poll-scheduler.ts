@@ -77,6 +77,14 @@ export class PollScheduler {
     const due = [...this.dueAt].filter(([key, entry]) => entry.at <= now && !this.running.has(key)).sort(([, a], [, b]) => a.at - b.at);
     for (const [key, entry] of due) {
       if (this.running.size >= this.options.concurrency) break;
+      // Another process sharing the store may have polled the table since this one planned it: then it is due one
+      // interval after that poll, so replicas share the polls out instead of each polling every table.
+      const finished = (await this.options.sync.getState(entry.ref))?.last_finished_at;
+      if (finished && Date.parse(finished) + this.options.intervalMs * 0.9 > this.now()) {
+        entry.at = this.nextAfter(Date.parse(finished));
+        continue;
+      }
+      if (this.loop.stopped || this.running.has(key) || this.running.size >= this.options.concurrency) continue;
       this.launch(key, entry.ref);
     }
   }

@@ -34,8 +34,12 @@ export interface SubmissionsRepository {
   get(tenant: string, id: string): Promise<SubmissionRecord | undefined>;
   zip(tenant: string, id: string): Promise<Buffer>;
   list(tenant: string, status: SubmissionStatus | undefined, limit: number): Promise<SubmissionRecord[]>;
-  /** Claims a submission for one delivery attempt: only from pending / pending_retry, counting the attempt. */
-  claim(tenant: string, id: string, now: string): Promise<boolean>;
+  /**
+   * Claims a submission for one delivery attempt: only from pending / pending_retry (or, in a store several
+   * processes share, a delivery whose lease ran out: its process died), counting the attempt. The claim holds
+   * until `leaseUntil`; SQLite has one process, which recovers its own interrupted deliveries at start.
+   */
+  claim(tenant: string, id: string, now: string, leaseUntil: string): Promise<boolean>;
   markDelivered(tenant: string, id: string, location: string, now: string): Promise<void>;
   markFailedAttempt(tenant: string, id: string, error: string, nextAttemptAt: string | null, now: string): Promise<void>;
   /** An attempt the hub itself cut short (shutdown) does not count: the submission is due again at once. */

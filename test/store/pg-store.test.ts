@@ -20,7 +20,7 @@ describe('PostgreSQL store', () => {
     const url = testDatabaseUrl(tempDir());
     const stores = await Promise.all([createPgStore(url), createPgStore(url), createPgStore(url)]);
     onTestFinished(() => Promise.all(stores.map((s) => s.close())).then(() => undefined));
-    for (const store of stores) expect(await store.health()).toStrictEqual({ ok: true, kind: 'postgres', schema_version: 2 });
+    for (const store of stores) expect(await store.health()).toStrictEqual({ ok: true, kind: 'postgres', schema_version: 3 });
   });
 
   it('commits a page, its tombstones and position together; unchanged rows are not rewritten; a stale source is refused', async () => {
@@ -81,7 +81,16 @@ describe('PostgreSQL store', () => {
     const inserted = await Promise.all(Array.from({ length: 20 }, () => submissions.insert(submission)));
     expect(inserted.filter(Boolean)).toHaveLength(1);
     expect((await submissions.zip('acme', 's1')).toString()).toBe('zip');
-    const claims = await Promise.all(Array.from({ length: 5 }, () => submissions.claim('acme', 's1', NOW)));
+    const lease = '2026-12-03T10:05:30.000Z';
+    const claims = await Promise.all(Array.from({ length: 5 }, () => submissions.claim('acme', 's1', NOW, lease)));
     expect(claims.filter(Boolean)).toHaveLength(1);
+    // The claiming process dies: nobody takes the delivery while its lease holds, anybody once it ran out.
+    const later = '2026-12-03T10:06:00.000Z';
+    expect(await submissions.due(NOW, 10)).toStrictEqual([]);
+    expect(await submissions.recoverInterrupted(NOW)).toBe(0);
+    expect(await submissions.due(later, 10)).toStrictEqual([{ tenant_id: 'acme', submission_id: 's1' }]);
+    expect(await submissions.claim('acme', 's1', '2026-12-03T10:01:00.000Z', lease)).toBe(false);
+    expect(await submissions.claim('acme', 's1', later, '2026-12-03T10:12:00.000Z')).toBe(true);
+    expect((await submissions.get('acme', 's1'))?.attempts).toBe(2);
   });
 });

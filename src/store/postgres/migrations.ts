@@ -118,4 +118,13 @@ export const pgMigrations: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'delivery-leases',
+    sql: `
+      -- Until when a process's claim on a delivery holds: past it (the process died mid-attempt) another takes it.
+      ALTER TABLE submissions ADD COLUMN lease_until text;
+      CREATE INDEX submissions_leases ON submissions (status, lease_until);
+    `,
+  },
 ];

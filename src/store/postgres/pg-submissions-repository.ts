@@ -1,6 +1,9 @@
 import type { SubmissionRecord, SubmissionsRepository } from '../submissions-repository.js';
 import { inTransaction, type PgPool } from './pg-db.js';
 
+/** A submission still `pending` this long after it was recorded lost its process before the first attempt. */
+const STALE_PENDING_MS = 60_000;
+
 const COLUMNS = `tenant_id, submission_id, route, body_sha256, recipients, subject, zip_bytes, zip_sha256, status, attempts,
   last_error, location, next_attempt_at, created_at, updated_at, delivered_at`;
 
@@ -28,11 +31,12 @@ export function createPgSubmissionsRepository(pool: PgPool): SubmissionsReposito
           status ? [tenant, limit, status] : [tenant, limit],
         )
       ).rows,
-    claim: (tenant, id, now) =>
+    claim: (tenant, id, now, leaseUntil) =>
       changed(
-        `UPDATE submissions SET status = 'delivering', attempts = attempts + 1, updated_at = $1
-         WHERE tenant_id = $2 AND submission_id = $3 AND status IN ('pending', 'pending_retry')`,
-        [now, tenant, id],
+        `UPDATE submissions SET status = 'delivering', attempts = attempts + 1, updated_at = $1, lease_until = $4
+         WHERE tenant_id = $2 AND submission_id = $3
+           AND (status IN ('pending', 'pending_retry') OR (status = 'delivering' AND lease_until <= $1))`,
+        [now, tenant, id, leaseUntil],
       ),
     markDelivered: async (tenant, id, location, now) => {
       await pool.query(
@@ -64,15 +68,22 @@ export function createPgSubmissionsRepository(pool: PgPool): SubmissionsReposito
         tenant,
         id,
       ]),
+    // Due: retries whose time has come, deliveries whose lease ran out, and submissions recorded by a process that
+    // died before its first attempt (pending for longer than a claim could take).
     due: async (now, limit) =>
       (
         await pool.query<{ tenant_id: string; submission_id: string }>(
-          `SELECT tenant_id, submission_id FROM submissions WHERE status = 'pending_retry' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2`,
-          [now, limit],
+          `SELECT tenant_id, submission_id FROM submissions
+           WHERE (status = 'pending_retry' AND next_attempt_at <= $1)
+              OR (status = 'delivering' AND lease_until <= $1)
+              OR (status = 'pending' AND updated_at <= $3)
+           ORDER BY COALESCE(next_attempt_at, updated_at) LIMIT $2`,
+          [now, limit, new Date(Date.parse(now) - STALE_PENDING_MS).toISOString()],
         )
       ).rows,
+    // Other processes may be delivering right now: only deliveries whose lease ran out are taken back.
     recoverInterrupted: async (now) =>
-      (await pool.query(`UPDATE submissions SET status = 'pending_retry', next_attempt_at = $1, updated_at = $1 WHERE status IN ('pending', 'delivering')`, [now])).rowCount ?? 0,
+      (await pool.query(`UPDATE submissions SET status = 'pending_retry', next_attempt_at = $1, updated_at = $1 WHERE status = 'delivering' AND lease_until <= $1`, [now])).rowCount ?? 0,
     depth: async () => (await pool.query<{ status: SubmissionRecord['status']; count: number }>('SELECT status, COUNT(*) AS count FROM submissions GROUP BY status')).rows,
   };
 }
