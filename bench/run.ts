@@ -15,7 +15,15 @@ import { freePort } from '../scripts/free-port.js';
 import type { OrgSettings } from './token.js';
 
 const { values: args } = parseArgs({
-  options: { rows: { type: 'string', default: '200000' }, repeats: { type: 'string', default: '3' }, profile: { type: 'boolean', default: false }, out: { type: 'string', default: 'BENCHMARKS.md' } },
+  options: {
+    rows: { type: 'string', default: '200000' },
+    repeats: { type: 'string', default: '3' },
+    profile: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'BENCHMARKS.md' },
+    // `--store postgres`: the hub stores into PostgreSQL (a fresh schema per round of --pg-url's database).
+    store: { type: 'string', default: 'sqlite' },
+    'pg-url': { type: 'string', default: 'postgres://root@127.0.0.1:5432/test' },
+  },
 });
 const ROWS = Number(args.rows);
 const REPEATS = Number(args.repeats);
@@ -70,6 +78,15 @@ async function hubCall(base: string, method: 'GET' | 'POST', path: string, body?
   return { status: res.statusCode, json: await res.body.json() };
 }
 
+/** The round's PostgreSQL schema (made on first use, dropped at the end), as a HUB_DATABASE_URL. */
+function pgUrlFor(round: number): string {
+  const schema = `hub_bench_${round}`;
+  if (spawnSync('psql', [args['pg-url']!, '-q', '-c', `CREATE SCHEMA IF NOT EXISTS ${schema}`]).status !== 0) throw new Error(`cannot create schema ${schema}`);
+  const url = new URL(args['pg-url']!);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+}
+
 async function startHub(org: OrgSettings, round: number): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
   const child = spawn(process.execPath, [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(process.cwd(), 'bench', 'profiles')}`] : []), 'dist/main.js'], {
@@ -79,6 +96,7 @@ async function startHub(org: OrgSettings, round: number): Promise<{ child: Child
       HUB_HOST: '127.0.0.1',
       HUB_PORT: String(port),
       HUB_DB_PATH: join(work, `hub-${round}.db`),
+      ...(args.store === 'postgres' ? { HUB_DATABASE_URL: pgUrlFor(round) } : {}),
       SUBMISSION_DIR: join(work, `out-${round}`),
       HUB_BODY_LIMIT_MB: '100',
       HUB_RATE_LIMIT_PER_MINUTE: '0',
@@ -196,6 +214,7 @@ try {
   sandbox.kill('SIGTERM');
   await http.close();
   rmSync(work, { recursive: true, force: true });
+  if (args.store === 'postgres') for (let round = 1; round <= REPEATS; round++) spawnSync('psql', [args['pg-url']!, '-q', '-c', `DROP SCHEMA IF EXISTS hub_bench_${round} CASCADE`]);
 }
 
 const rowsPerSec = (name: string) => median(samples[name]!.map((s) => s.rowsPerSec!));
@@ -216,7 +235,7 @@ const cpu = cpus();
 const report = [
   '# Benchmarks',
   '',
-  `Command: \`npm run bench -- --rows ${ROWS} --repeats ${REPEATS}\` · ${new Date().toISOString().slice(0, 10)}`,
+  `Command: \`npm run bench -- --rows ${ROWS} --repeats ${REPEATS}${args.store === 'postgres' ? ' --store postgres' : ''}\` · ${new Date().toISOString().slice(0, 10)} · store: ${args.store}`,
   `Machine: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}.`,
   `Table \`${TABLE}\`: ${ROWS.toLocaleString('en-US')} rows of about 40 columns, 5,000 rows per page, sandbox over HTTPS on loopback in its own process.`,
   'Each round runs limit, peer and hub one after another (alternating), on a fresh hub database; figures are medians over the rounds with the range.',
