@@ -13,10 +13,12 @@ export function createPgRowsRepository(pool: PgPool): RowsRepository {
     page: async (q) => {
       const key = await keys.find(q.table);
       if (key === undefined) return [];
+      // Without changed_since the seq condition is left out, so the planner walks the row_key index instead of
+      // sorting every row the seq index finds.
       const { rows } = await pool.query(
         `SELECT row_key, id, modified_on, deleted, data FROM rows
-         WHERE table_key = $1 AND row_key > $2 AND seq > $3 ${q.includeDeleted ? '' : 'AND deleted = 0'} ORDER BY row_key LIMIT $4`,
-        [key, q.afterKey, q.sinceSeq, q.limit],
+         WHERE table_key = $1 AND row_key > $2 ${q.sinceSeq > 0 ? 'AND seq > $4' : ''} ${q.includeDeleted ? '' : 'AND deleted = 0'} ORDER BY row_key LIMIT $3`,
+        q.sinceSeq > 0 ? [key, q.afterKey, q.limit, q.sinceSeq] : [key, q.afterKey, q.limit],
       );
       return rows.map(asStored);
     },

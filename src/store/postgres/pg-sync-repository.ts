@@ -44,12 +44,17 @@ export function createPgSyncRepository(pool: PgPool): SyncRepository {
            ON CONFLICT (table_key, id) DO UPDATE SET
              seq = excluded.seq, modified_on = excluded.modified_on, etag = excluded.etag, deleted = 0, deleted_at = NULL,
              data = excluded.data, seen_run = COALESCE(excluded.seen_run, rows.seen_run)
-           WHERE rows.deleted = 1 OR rows.etag IS DISTINCT FROM excluded.etag OR rows.data IS DISTINCT FROM excluded.data`,
+           WHERE rows.deleted = 1 OR rows.etag IS DISTINCT FROM excluded.etag OR rows.data IS DISTINCT FROM excluded.data
+           RETURNING id`,
           [tableKey, seq, c.seenRun, rows.map((r) => r.id), rows.map((r) => r.modified_on), rows.map((r) => r.etag), rows.map((r) => r.data)],
         );
         upserted = written.rowCount ?? 0;
-        // Unchanged rows were not rewritten; a full read still marks them seen.
-        if (c.seenRun !== null) await client.query('UPDATE rows SET seen_run = $1 WHERE table_key = $2 AND id = ANY($3::text[])', [c.seenRun, tableKey, rows.map((r) => r.id)]);
+        // Unchanged rows were not rewritten (so their seen_run was not set): a full read still marks them seen.
+        if (c.seenRun !== null && upserted < rows.length) {
+          const rewritten = new Set(written.rows.map((r: { id: string }) => r.id));
+          const unchanged = rows.map((r) => r.id).filter((id) => !rewritten.has(id));
+          await client.query('UPDATE rows SET seen_run = $1 WHERE table_key = $2 AND id = ANY($3::text[])', [c.seenRun, tableKey, unchanged]);
+        }
       }
       let deleted = 0;
       if (c.deletedIds.length > 0) {
