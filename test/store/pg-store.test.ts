@@ -1,7 +1,10 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { CircuitBreaker } from '../../src/connectors/http/circuit-breaker.js';
+import { SharedPause } from '../../src/connectors/http/shared-pauses.js';
 import { createPgStore } from '../../src/store/postgres/pg-store.js';
 import type { Store } from '../../src/store/store.js';
 import { tempDir, testDatabaseUrl } from '../helpers/build-test-app.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The PostgreSQL store on its own, against the machine's PostgreSQL (the postgres project runs this file). */
 async function pgStore(url = testDatabaseUrl(tempDir())): Promise<Store> {
@@ -92,5 +95,20 @@ describe('PostgreSQL store', () => {
     expect(await submissions.claim('acme', 's1', '2026-12-03T10:01:00.000Z', lease)).toBe(false);
     expect(await submissions.claim('acme', 's1', later, '2026-12-03T10:12:00.000Z')).toBe(true);
     expect((await submissions.get('acme', 's1'))?.attempts).toBe(2);
+  });
+
+  it('a circuit one process opened fails fast in another process until its cool-down ends', async () => {
+    const url = testDatabaseUrl(tempDir());
+    const [one, two] = [await pgStore(url), await pgStore(url)];
+    const system = { id: 'd365', name: 'Dynamics 365' };
+    const key = 'circuit|https://org.example.com';
+    const first = new CircuitBreaker({ system, threshold: 2, cooldownMs: 60_000, shared: new SharedPause(one.pauses!, key) });
+    const second = new CircuitBreaker({ system, threshold: 2, cooldownMs: 60_000, shared: new SharedPause(two.pauses!, key) });
+    expect(await second.admit()).toBe(false);
+    first.failure();
+    first.failure();
+    await expect(first.admit()).rejects.toThrow(/d365|Dynamics 365 failed 2 times in a row/);
+    await waitFor(async () => (await two.pauses!.until(key)) > Date.now());
+    await expect(second.admit()).rejects.toMatchObject({ code: 'd365_unavailable', message: expect.stringContaining('opened by another hub process') });
   });
 });

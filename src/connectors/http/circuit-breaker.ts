@@ -1,4 +1,5 @@
 import { ServiceUnavailableError, type UpstreamSystem } from '../../errors.js';
+import type { SharedPause } from './shared-pauses.js';
 
 /**
  * Per upstream host: after `threshold` requests in a row have failed for good (5xx, 429 past the retry budget, no answer),
@@ -12,20 +13,37 @@ export class CircuitBreaker {
   private probing = false;
 
   constructor(
-    private readonly options: { system: UpstreamSystem; threshold: number; cooldownMs: number; now?: () => number; onChange?: (open: boolean) => void },
+    private readonly options: {
+      system: UpstreamSystem;
+      threshold: number;
+      cooldownMs: number;
+      now?: () => number;
+      onChange?: (open: boolean) => void;
+      /** The circuit as every process sharing the store sees it: one process opening it makes the others fail fast too. */
+      shared?: SharedPause;
+    },
   ) {}
 
-  /** Throws while calls fail fast; answers true for the one call admitted as the probe. */
-  admit(): boolean {
-    if (this.openUntil === 0) return false;
-    const remaining = this.openUntil - (this.options.now ?? Date.now)();
-    if (remaining > 0 || this.probing) {
-      const wait = remaining > 0 ? `for another ${Math.ceil(remaining / 1000)} s` : 'until the probe request in flight answers';
-      const { id, name } = this.options.system;
-      throw new ServiceUnavailableError(`${id}_unavailable`, `${name} failed ${this.failures} times in a row; calls fail fast ${wait}.`);
+  /**
+   * Throws while calls fail fast; answers true for the one call admitted as the probe. A circuit another process
+   * opened fails fast here too until its cool-down ends (each process then probes for itself).
+   */
+  async admit(): Promise<boolean> {
+    const now = (this.options.now ?? Date.now)();
+    if (this.openUntil === 0) {
+      const sharedUntil = this.options.shared ? await this.options.shared.until() : 0;
+      if (sharedUntil > now) throw this.failFast(`for another ${Math.ceil((sharedUntil - now) / 1000)} s (opened by another hub process)`);
+      return false;
     }
+    const remaining = this.openUntil - now;
+    if (remaining > 0 || this.probing) throw this.failFast(remaining > 0 ? `for another ${Math.ceil(remaining / 1000)} s` : 'until the probe request in flight answers');
     this.probing = true;
     return true;
+  }
+
+  private failFast(wait: string): ServiceUnavailableError {
+    const { id, name } = this.options.system;
+    return new ServiceUnavailableError(`${id}_unavailable`, `${name} failed ${Math.max(this.failures, this.options.threshold)} times in a row; calls fail fast ${wait}.`);
   }
 
   success(): void {
@@ -43,6 +61,7 @@ export class CircuitBreaker {
     if (this.failures >= this.options.threshold) {
       if (this.openUntil === 0) this.options.onChange?.(true);
       this.openUntil = (this.options.now ?? Date.now)() + this.options.cooldownMs;
+      this.options.shared?.extend(this.openUntil);
     }
   }
 

@@ -90,7 +90,7 @@ export class ODataClient {
     const org = metrics.orgLabel(new URL(url).host);
     const labels = { connector: system.id, org };
     const { gate, breaker } = this.options.hostState();
-    const probe = breaker.admit();
+    const probe = await breaker.admit();
     const started = Date.now();
     const deadline = AbortSignal.timeout(limits.deadlineMs);
     const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;

@@ -74,6 +74,7 @@ export class OutboundPool {
           threshold: circuit.failures,
           cooldownMs: circuit.cooldownMs,
           onChange: (open) => metrics.upstreamCircuitOpen.set({ connector: system.id, org: metrics.orgLabel(new URL(host).host) }, open ? 1 : 0),
+          shared: this.deps.pauses && new SharedPause(this.deps.pauses, `circuit|${host}`),
         }),
     );
   }
