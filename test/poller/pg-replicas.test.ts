@@ -1,5 +1,9 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
+import type { BcRecordedRequest } from '../../src/sandbox/bc/index.js';
+import { bcEnv, expectBcMirror, startTestBcSandbox } from '../helpers/bc-sandbox.js';
 import { tempDir, testDatabaseUrl } from '../helpers/build-test-app.js';
 import { hubOnSandboxEnv, post, startHubProcess } from '../helpers/hub-process.js';
 import { startTestSandbox } from '../helpers/sandbox.js';
@@ -96,4 +100,90 @@ describe('a throttled app registration across processes', () => {
       expect(await hub.exited).toBe(0);
     }
   });
+});
+
+describe('three hub processes sharing the polls of one database', () => {
+  /** Three processes on one database, each with its own app registration (so the sandbox's log tells them apart). */
+  async function threeOnBc() {
+    const clients = ['one', 'two', 'three'].map((name) => ({ clientId: `${name}-client`, clientSecret: `${name}-secret`, applicationUser: true }));
+    const bc = await startTestBcSandbox({ clients });
+    const dir = tempDir();
+    const certPath = join(dir, 'bc-ca.pem');
+    writeFileSync(certPath, bc.caPem);
+    const databaseUrl = testDatabaseUrl(dir);
+    const envOf = (i: number) => ({
+      ...bcEnv(bc),
+      BC_CLIENT_ID: clients[i]!.clientId,
+      BC_CLIENT_SECRET: clients[i]!.clientSecret,
+      NODE_EXTRA_CA_CERTS: certPath,
+      HUB_DATABASE_URL: databaseUrl,
+      HUB_DB_PATH: join(dir, 'unused.db'),
+      LOG_LEVEL: 'warn',
+      BC_PAGE_SIZE: '5',
+      POLL_INTERVAL_SECONDS: '1',
+      // One poll at a time per process: three tables keep all three processes busy.
+      POLL_CONCURRENCY: '1',
+    });
+    const hubs = await Promise.all([0, 1, 2].map((i) => startHubProcess(envOf(i))));
+    // One tenant: every read of a set in the sandbox's log is a read of that tenant's table.
+    expect((await post(`${hubs[0]!.url}/tenants/t1/connectors/bc/tables:register`, { tables: ['customers', 'vendors', 'items'] })).status).toBe(200);
+    return { bc, hubs, envOf, config: { databaseUrl } as Config };
+  }
+
+  /** Requests for one set by two processes in flight at the same moment: the table was read by two at once. */
+  function overlaps(requests: BcRecordedRequest[]): string[] {
+    const setOf = (url: string) => /companies\([^)]+\)\/(\w+)/.exec(url)?.[1];
+    const done = requests.filter((r) => r.done !== undefined && r.clientId && setOf(r.url));
+    const found: string[] = [];
+    for (const a of done) {
+      for (const b of done) {
+        if (a.clientId! < b.clientId! && setOf(a.url) === setOf(b.url) && a.at < b.done! && b.at < a.done!) found.push(`${setOf(a.url)}: ${a.clientId} and ${b.clientId}`);
+      }
+    }
+    return found;
+  }
+
+  it('polls every table on the interval, shared out, and no table is ever read by two processes at once', async () => {
+    const { bc, hubs } = await threeOnBc();
+    bc.faults.add({ status: 200, delayMs: 30, times: 100_000 });
+    await new Promise((resolve) => setTimeout(resolve, 8000));
+    for (const hub of hubs) hub.child.kill('SIGTERM');
+    expect(await Promise.all(hubs.map((h) => h.exited))).toStrictEqual([0, 0, 0]);
+    const api = bc.requests.filter((r) => r.url.includes('/companies('));
+    const firstPages = api.filter((r) => /\/customers\?(%24|\$)(filter|orderby)/.test(r.url));
+    // Polled again and again, by more than one process, and never by two at once.
+    expect(firstPages.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(api.map((r) => r.clientId)).size).toBeGreaterThan(1);
+    expect(overlaps(api)).toStrictEqual([]);
+    // Shared out rather than each process polling each table every interval: fewer first pages than 3 per second.
+    expect(firstPages.length).toBeLessThan(3 * 8);
+  }, 30_000);
+
+  it('ten SIGKILLs of a random process mid-poll while the data changes still end in an exact mirror', async () => {
+    const { bc, hubs, envOf, config } = await threeOnBc();
+    bc.faults.add({ status: 200, delayMs: 20, times: 100_000 });
+    const company = bc.companyId;
+    const live = [...hubs];
+    for (let round = 0; round < 10; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 300 + Math.floor(Math.random() * 400)));
+      const victim = Math.floor(Math.random() * 3);
+      live[victim]!.child.kill('SIGKILL');
+      await live[victim]!.exited;
+      const rows = bc.data.rows(company, 'customers');
+      bc.data.createRow(company, 'customers', { displayName: `Round ${round}` });
+      bc.data.updateRow(company, 'customers', String(rows[round]!.id), { city: `Changed in round ${round}` });
+      if (round % 3 === 0) bc.data.deleteRow(company, 'vendors', String(bc.data.rows(company, 'vendors')[0]!.id));
+      live[victim] = await startHubProcess(envOf(victim));
+    }
+    bc.faults.clear();
+    // Quiet now: one more poll of each table after the last change, then every process stops.
+    const changedAt = Date.now();
+    await waitFor(async () => {
+      const states = await peekStore(config, "SELECT last_finished_at, last_outcome FROM sync_state WHERE tenant_id = 't1'");
+      return states.length === 3 && states.every((s) => s.last_outcome === 'ok' && Date.parse(String(s.last_finished_at)) > changedAt + 1500);
+    }, { timeoutMs: 20_000 });
+    for (const hub of live) hub.child.kill('SIGTERM');
+    await Promise.all(live.map((h) => h.exited));
+    for (const set of ['customers', 'vendors', 'items']) expectBcMirror(await storedRowsIn(config, 't1', set, 'bc'), bc, set);
+  }, 90_000);
 });

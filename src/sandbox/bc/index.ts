@@ -36,6 +36,8 @@ export interface BcRecordedRequest {
   /** When the answer was sent, for seeing requests in flight at once. */
   done?: number;
   status?: number;
+  /** The app registration whose token the request carried. */
+  clientId?: string;
 }
 
 export interface BcSandbox {
@@ -140,6 +142,7 @@ export async function startBcSandbox(options: BcSandboxOptions = {}): Promise<Bc
       return send(res, bcError(401, 'Authentication_InvalidCredentials', 'The server has rejected the client credentials.'), { 'www-authenticate': `Bearer realm="", error="invalid_token"` });
     }
     audiences.add(JSON.parse(Buffer.from(token!.split('.')[1]!, 'base64url').toString()).aud);
+    record.clientId = issued.clientId;
     if (fault?.status && fault.status !== 200) {
       const retryAfter: Record<string, string> = fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {};
       if (fault.status === 429) {
