@@ -16,6 +16,7 @@ const POSTGRES_SUITE = [
   'test/connectors/bc/bc-recorded.test.ts',
   'test/connectors/dataverse/sandbox-connector.test.ts',
   'test/connectors/dataverse/outbound-hardening.test.ts',
+  'test/store/sync-repository.test.ts',
   'test/**/pg-*.test.ts',
 ];
 

@@ -7,6 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import { onTestFinished } from 'vitest';
 import { buildApp, type BuildAppOptions } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import { createPgStore } from '../../src/store/postgres/pg-store.js';
+import { createSqliteStore } from '../../src/store/sqlite-store.js';
+import type { Store } from '../../src/store/store.js';
 
 /** A fresh folder removed when the current test ends. */
 export function tempDir(prefix = 'hub-test-'): string {
@@ -43,6 +46,14 @@ export function testDatabaseUrl(dir: string): string {
   const url = new URL(TEST_PG_URL);
   url.searchParams.set('options', `-c search_path=${schema}`);
   return url.toString();
+}
+
+/** The store of the current test project (SQLite file or PostgreSQL schema), closed when the test ends. */
+export async function openTestStore(): Promise<Store> {
+  const dir = tempDir();
+  const store = process.env.HUB_TEST_STORE === 'postgres' ? await createPgStore(testDatabaseUrl(dir)) : createSqliteStore(join(dir, 'hub.db'));
+  onTestFinished(() => store.close());
+  return store;
 }
 
 /** The whole hub, built without listening and closed when the test ends. */

@@ -1,18 +1,14 @@
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/store/db.js';
-import { createRowsRepository } from '../../src/store/rows-repository.js';
-import { createSyncRepository, type PageCommit } from '../../src/store/sync-repository.js';
-import { tempDir } from '../helpers/build-test-app.js';
+import type { PageCommit } from '../../src/store/sync-repository.js';
+import { openTestStore } from '../helpers/build-test-app.js';
 
 const NOW = '2026-11-24T12:00:00.000Z';
 const ORG = 'https://org-a.crm.dynamics.com';
 const T1 = { tenant: 't1', connector: 'd365', logical: 'account' };
 
+/** Runs on the store of the test project: the same contract for SQLite and PostgreSQL. */
 async function setup() {
-  const db = openDatabase(join(tempDir(), 'hub.db'));
-  const sync = createSyncRepository(db);
-  const rows = createRowsRepository(db);
+  const { sync, rows } = await openTestStore();
   await sync.startPoll(T1, { mode: 'delta', source: ORG, position: { resume_link: null, cursor: null, run_kind: 'full', run_id: 1 }, now: NOW });
   const commit = (partial: Partial<PageCommit>) =>
     sync.commitPage({
@@ -27,9 +23,11 @@ async function setup() {
       ...partial,
     });
   const all = () => rows.page({ table: T1, sinceSeq: 0, afterKey: 0, limit: 100, includeDeleted: true });
-  return { db, sync, rows, commit, all };
+  return { sync, rows, commit, all };
 }
 
+/** A row no store accepts: its columns are missing. */
+const broken = (id: string) => ({ ...row(id, id), data: null as unknown as string });
 const row = (id: string, name: string, etag = `W/"${name.length}"`) => ({ id, modified_on: '2026-01-01T00:00:00Z', etag, data: JSON.stringify({ id, name }) });
 
 describe('sync repository', () => {
@@ -73,9 +71,9 @@ describe('sync repository', () => {
   });
 
   it('rolls back the whole page, position included, when a write fails', async () => {
-    const { commit, sync, db, all } = await setup();
-    db.exec(`CREATE TRIGGER fail_on_x BEFORE INSERT ON rows WHEN NEW.id = 'x' BEGIN SELECT RAISE(ABORT, 'boom'); END`);
-    await expect(commit({ rows: [row('a', 'A'), row('x', 'X')], position: { resume_link: 'after', cursor: null, run_kind: 'full', run_id: 1 } })).rejects.toThrow('boom');
+    const { commit, sync, all } = await setup();
+    // A row the store refuses (data is NOT NULL in both stores) fails the page after its first row was written.
+    await expect(commit({ rows: [row('a', 'A'), broken('x')], position: { resume_link: 'after', cursor: null, run_kind: 'full', run_id: 1 } })).rejects.toThrow();
     expect((await all())).toStrictEqual([]);
     expect((await sync.getState(T1))?.resume_link).toBeNull();
   });
@@ -112,22 +110,18 @@ describe('sync repository', () => {
 
 describe('table keys', () => {
   it('a page that rolls back on a table’s first commit never hands its key to another table', async () => {
-    const db = openDatabase(join(tempDir(), 'hub.db'));
-    const sync = createSyncRepository(db);
-    const rows = createRowsRepository(db);
+    const { sync, rows } = await openTestStore();
     const acme = { tenant: 'acme', connector: 'bc', logical: 'customers' };
     const other = { tenant: 'other', connector: 'd365', logical: 'account' };
     const position = { resume_link: null, cursor: null, run_kind: null, run_id: null };
     for (const table of [acme, other]) await sync.startPoll(table, { mode: 'cursor', source: ORG, position, now: NOW });
-    const commit = (table: typeof acme, id: string, who: string) =>
-      sync.commitPage({ table, source: ORG, rows: [row(id, who)], deletedIds: [], seenRun: null, tombstoneUnseenOf: null, position, now: NOW });
-    db.exec(`CREATE TRIGGER fail_once BEFORE INSERT ON rows WHEN NEW.id = 'boom' BEGIN SELECT RAISE(ABORT, 'disk trouble'); END`);
-    await expect(commit(acme, 'boom', 'acme')).rejects.toThrow('disk trouble');
-    await commit(other, 'b1', 'other');
-    await commit(acme, 'a2', 'acme');
+    const commit = (table: typeof acme, page: Array<ReturnType<typeof row>>) =>
+      sync.commitPage({ table, source: ORG, rows: page, deletedIds: [], seenRun: null, tombstoneUnseenOf: null, position, now: NOW });
+    await expect(commit(acme, [broken('boom')])).rejects.toThrow();
+    await commit(other, [row('b1', 'other')]);
+    await commit(acme, [row('a2', 'acme')]);
     const ids = async (table: typeof acme) => (await rows.page({ table, sinceSeq: 0, afterKey: 0, limit: 10, includeDeleted: true })).map((r) => r.id);
     expect(await ids(other)).toStrictEqual(['b1']);
     expect(await ids(acme)).toStrictEqual(['a2']);
-    db.close();
   });
 });
