@@ -121,7 +121,14 @@ export function createPgSyncRepository(pool: PgPool): SyncRepository {
     reset,
     nextRunId: () => nextval(pool, 'run_id'),
     // The key is made in a statement of its own before the page's transaction (see the SQLite repository).
-    commitPage: async (commit) => commitPage(commit, await keys.ensure(commit.table)),
+    commitPage: async (commit) => {
+      const committed = await commitPage(commit, await keys.ensure(commit.table));
+      // A full read just wrote a table's rows: fresh statistics keep the rows API on its index (with the stale ones
+      // of a table that was empty a minute ago, the planner sorted every row for each page: 11 s instead of 1.4 s for
+      // 200 000 rows). ANALYZE samples, takes no lock that blocks reads or writes, and runs beside the poll.
+      if (commit.tombstoneUnseenOf !== null && !committed.stale) pool.query('ANALYZE rows').catch(() => undefined);
+      return committed;
+    },
     commitKeys: async (commit) => commitKeys(commit, await keys.ensure(commit.table)),
     freshness: async (now) => {
       const { rows } = await pool.query<{ tenant_id: string; connector: string; logical: string; last_success_at: string }>(
