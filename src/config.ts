@@ -58,7 +58,7 @@ const EnvSchema = z.object({
   BC_PAGE_SIZE: positiveInt.max(20000).default(5000),
   BC_MAX_CONCURRENCY: positiveInt.max(100).default(5),
   BC_REQUESTS_PER_5_MINUTES: positiveInt.default(6000),
-  HUB_RATE_LIMIT_PER_MINUTE: nonNegativeInt.default(600),
+  HUB_RATE_LIMIT_PER_MINUTE: nonNegativeInt.default(300_000),
   METRICS_MAX_ORG_LABELS: positiveInt.default(100),
 
   POLL_INTERVAL_SECONDS: nonNegativeInt.default(0),

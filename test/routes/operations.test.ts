@@ -14,6 +14,19 @@ describe('operations', () => {
     for (let i = 0; i < 5; i++) expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
   });
 
+  it('with the default limit, 32 concurrent clients of one tenant making 1 024 requests are never throttled (600 a minute was)', async () => {
+    const { app } = await buildTestApp();
+    const url = '/tenants/acme/connectors/d365/tables:status';
+    const statuses = await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        const seen: number[] = [];
+        for (let i = 0; i < 32; i++) seen.push((await app.inject({ method: 'GET', url })).statusCode);
+        return seen;
+      }),
+    );
+    expect(new Set(statuses.flat())).toStrictEqual(new Set([200]));
+  });
+
   it('counts a percent-encoded tenant name against the same tenant', async () => {
     const { app } = await buildTestApp({ HUB_RATE_LIMIT_PER_MINUTE: '3' });
     for (const spelling of ['acme', '%61cme', 'ac%6De']) expect((await app.inject({ method: 'POST', url: `/tenants/${spelling}/connectors/d365:test` })).statusCode).toBe(503);
