@@ -21,6 +21,7 @@ mkdirSync(dataDir, { recursive: true });
 // Both sandboxes' certificates in one bundle: NODE_EXTRA_CA_CERTS names one file.
 writeFileSync(certPath, `${sandbox.caPem}\n${bc.caPem}`);
 writeFileSync(join(dataDir, 'sandbox-url'), sandbox.orgUrl);
+writeFileSync(join(dataDir, 'bc-sandbox-url'), bc.apiUrl);
 
 const hubEnv: Record<string, string> = {
   HUB_HOST: env.HUB_HOST ?? '127.0.0.1',

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLoopbackCertificate } from '../certificate.js';
 import { EntraSimulator, type SandboxClient } from '../entra.js';
 import { FaultInjector } from '../faults.js';
+import { answerBcAdmin } from './bc-admin.js';
 import { answerBcApi, bcError, type BcAnswer } from './bc-api.js';
 import { BcData } from './bc-data.js';
 import { BC_SETS, type BcSetDef } from './bc-sets.js';
@@ -134,6 +135,17 @@ export async function startBcSandbox(options: BcSandboxOptions = {}): Promise<Bc
     });
     const [pathPart, search = ''] = url.split('?') as [string, string?];
     const path = decodeURIComponent(pathPart);
+    if (path.startsWith('/_sandbox/')) {
+      const text = await readBody(req);
+      let body: Record<string, unknown> = {};
+      try {
+        body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+      } catch {
+        return send(res, { status: 400, body: { error: { code: 'invalid_json', message: 'Body is not valid JSON.' } } });
+      }
+      const answer = answerBcAdmin(data, faults, record.method, path, body);
+      return send(res, { status: answer.status, body: answer.body ?? '' }, {});
+    }
     const fault = faults.take(url);
     if (fault?.delayMs) await sleep(fault.delayMs);
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];

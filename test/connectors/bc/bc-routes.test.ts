@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { Agent, request } from 'undici';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { BC_SETS } from '../../../src/sandbox/bc/bc-sets.js';
 import type { BcSetDef } from '../../../src/sandbox/bc/index.js';
 import { bcEnv, buildHubOnBc, startTestBcSandbox } from '../../helpers/bc-sandbox.js';
@@ -160,5 +161,28 @@ describe('Business Central routes', () => {
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toMatch(/hub_rows_upserted_total\{tenant="acme",connector="bc",table="account"\} 25/);
     expect(metrics).toMatch(/hub_rows_upserted_total\{tenant="acme",connector="d365",table="account"\} \d+/);
+  });
+
+  it('the BC sandbox’s admin API changes data between polls over HTTPS, as the demo does', async () => {
+    const sandbox = await startTestBcSandbox();
+    const { app } = await buildHubOnBc(sandbox);
+    const hub = hubClient(app, 'acme', 'bc');
+    await hub.register(['vendors']);
+    await hub.poll();
+    const dispatcher = new Agent({ connect: { ca: sandbox.caPem } });
+    onTestFinished(() => dispatcher.close());
+    const admin = (method: string, path: string, body?: unknown) =>
+      request(`${sandbox.apiUrl}/_sandbox/${path}`, { method: method as 'GET', dispatcher, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const listed = (await (await admin('GET', 'companies')).body.json()) as { companies: Array<{ id: string; sets: Array<{ set: string; rows: number }> }> };
+    expect(listed.companies[0]!.sets.find((s) => s.set === 'vendors')?.rows).toBe(25);
+    const created = await admin('POST', `companies/${sandbox.companyId}/vendors`, { displayName: 'Neu über das Admin-API' });
+    expect(created.statusCode).toBe(201);
+    const gone = sandbox.data.rows(sandbox.companyId, 'vendors')[0]!;
+    expect((await admin('DELETE', `companies/${sandbox.companyId}/vendors/${String(gone.id)}`)).statusCode).toBe(204);
+    expect((await hub.poll()).tables[0]).toMatchObject({ upserted: 1, deleted: 1 });
+    expect((await admin('POST', 'faults', { status: 503, times: 1, retryAfterSeconds: 0, path: 'vendors' })).statusCode).toBe(204);
+    expect((await hub.poll()).tables[0]).toMatchObject({ outcome: 'ok' });
+    expect(sandbox.requests.some((r) => r.status === 503)).toBe(true);
+    expect((await admin('GET', 'nope')).statusCode).toBe(404);
   });
 });
