@@ -12,6 +12,7 @@ import { DeliveryWorker } from './export/delivery-worker.js';
 import { ExportService } from './export/export-service.js';
 import { HubMetrics } from './metrics.js';
 import { PollScheduler } from './poller/poll-scheduler.js';
+import { QueuedPollScheduler } from './poller/queued-poll-scheduler.js';
 import { PollService } from './poller/poll-service.js';
 import { TableRegistry } from './poller/table-registry.js';
 import { SecretBox } from './security/secret-box.js';
@@ -123,17 +124,22 @@ export async function createServices(app: FastifyInstance, config: Config, overr
     log: app.log.child({ component: 'poller' }),
   });
   closers.push(() => polls.stop());
+  // With a shared PostgreSQL store the polls are shared out through its job queue (pg-boss); with SQLite the
+  // process schedules its own.
+  const schedulerOptions = {
+    intervalMs: config.poll.intervalMs,
+    concurrency: config.poll.concurrency,
+    registrations,
+    sync,
+    polls,
+    log: app.log.child({ component: 'poll-scheduler' }),
+  };
   const scheduler =
-    config.poll.intervalMs > 0
-      ? new PollScheduler({
-          intervalMs: config.poll.intervalMs,
-          concurrency: config.poll.concurrency,
-          registrations,
-          sync,
-          polls,
-          log: app.log.child({ component: 'poll-scheduler' }),
-        })
-      : null;
+    config.poll.intervalMs <= 0
+      ? null
+      : config.databaseUrl
+        ? new QueuedPollScheduler({ ...schedulerOptions, databaseUrl: config.databaseUrl })
+        : new PollScheduler(schedulerOptions);
   if (scheduler) {
     app.addHook('onReady', async () => scheduler.start());
     closers.push(() => scheduler.stop());
