@@ -1,22 +1,12 @@
-import type { FastifyBaseLogger } from 'fastify';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { BackgroundLoop } from '../background-loop.js';
-import type { RegistrationsRepository } from '../store/registrations-repository.js';
-import type { SyncRepository, TableRef } from '../store/sync-repository.js';
-import type { PollService } from './poll-service.js';
+import type { TableRef } from '../store/sync-repository.js';
+import type { PollSchedulerOptions } from './poll-scheduler.js';
 
-export interface QueuedPollSchedulerOptions {
+/** The in-process scheduler's options (its clock and jitter aside), and the database whose job queue shares the polls out. */
+export interface QueuedPollSchedulerOptions extends Omit<PollSchedulerOptions, 'now' | 'random'> {
   databaseUrl: string;
-  intervalMs: number;
-  /** Queued polls this process runs at once. */
-  concurrency: number;
-  registrations: RegistrationsRepository;
-  sync: SyncRepository;
-  polls: PollService;
-  log: FastifyBaseLogger;
-  /** How often the planner looks for due tables. */
-  tickMs?: number;
 }
 
 const QUEUE = 'hub-poll';
