@@ -15,7 +15,7 @@ const QUEUE = 'hub-poll';
  * pg-boss's schema: beside the hub's own (the first of the URL's search_path, as the tests give each test a schema
  * of its own), else `pgboss`.
  */
-export function queueSchemaOf(databaseUrl: string): string {
+function queueSchemaOf(databaseUrl: string): string {
   const options = new URL(databaseUrl).searchParams.get('options') ?? '';
   const schema = /search_path=([A-Za-z_][A-Za-z0-9_]*)/.exec(options)?.[1];
   return schema ? `${schema}_boss` : 'pgboss';

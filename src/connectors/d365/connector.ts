@@ -11,6 +11,9 @@ export interface WhoAmI {
   OrganizationId: string;
 }
 
+/** How a Dataverse row is stored: keyed by the table's primary id, its change time in `modifiedon`. */
+export const dataverseRowShape = (primaryKey: string): RowShape => ({ primaryKey, modifiedColumn: 'modifiedon' });
+
 /** Dataverse Web API v9.2 for one connection (one org + app registration). Metadata is cached per connection. */
 export class DataverseConnector implements SourceConnector {
   private readonly cache: MetadataCache;
@@ -65,7 +68,7 @@ export class DataverseConnector implements SourceConnector {
   }
 
   async *read(request: ReadRequest, signal?: AbortSignal): AsyncGenerator<RowsPage> {
-    const shape: RowShape = { primaryKey: request.table.primary_key, modifiedColumn: 'modifiedon' };
+    const shape = dataverseRowShape(request.table.primary_key);
     const start = request.link ?? this.firstLink(request);
     for await (const page of this.client.pages(start, { maxPageSize: this.options.pageSize, trackChanges: request.kind === 'delta', signal })) {
       yield toRowsPage(page, shape);

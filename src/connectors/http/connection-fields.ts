@@ -13,4 +13,3 @@ const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2
 
 /** An Entra tenant is named by its GUID or one of its domain names; anything else would be pasted into the authority URL. */
 export const isEntraTenantId = (value: string) => GUID.test(value) || DOMAIN.test(value);
-export const isGuid = (value: string) => GUID.test(value);

@@ -22,8 +22,7 @@ const isDeletedEntity = (row: Record<string, unknown>) =>
  * Splits an OData page into rows to upsert (columns kept as read, less the etag) and ids reported deleted
  * (`$deletedEntity` entries of a change-tracking page).
  */
-export function splitPage(values: Record<string, unknown>[], shape: RowShape | string): SplitPage {
-  const { primaryKey, modifiedColumn, blankStamp } = typeof shape === 'string' ? { primaryKey: shape, modifiedColumn: 'modifiedon', blankStamp: undefined } : shape;
+export function splitPage(values: Record<string, unknown>[], { primaryKey, modifiedColumn, blankStamp }: RowShape): SplitPage {
   const rows: StoredRowInput[] = [];
   const deletedIds: string[] = [];
   for (const value of values) {

@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import pino from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { CircuitBreaker } from '../../../src/connectors/http/circuit-breaker.js';
+import { dataverseRowShape } from '../../../src/connectors/d365/connector.js';
 import { D365_SYSTEM, DATAVERSE_HEADERS } from '../../../src/connectors/d365/definition.js';
 import { ATTRIBUTE_SELECT, ENTITY_SELECT } from '../../../src/connectors/d365/metadata.js';
 import { ODataClient, type ODataPage } from '../../../src/connectors/http/odata-client.js';
@@ -89,7 +90,7 @@ describe('recorded Dataverse answers', () => {
       ['/api/data/v9.2/contacts?$select=fullname', 'odata.maxpagesize=2'],
       [recordedNext, 'odata.maxpagesize=2'],
     ]);
-    const { rows, deletedIds } = splitPage(pages[0]!.rows, 'contactid');
+    const { rows, deletedIds } = splitPage(pages[0]!.rows, dataverseRowShape('contactid'));
     expect(deletedIds).toStrictEqual([]);
     expect(rows).toStrictEqual([
       { id: '49b0be2e-d01c-ed11-b83e-000d3a572421', etag: 'W/"72201545"', modified_on: null, data: '{"fullname":"Yvonne McKay (sample)","contactid":"49b0be2e-d01c-ed11-b83e-000d3a572421"}' },
@@ -112,7 +113,7 @@ describe('recorded Dataverse answers', () => {
     const table = { tenant: 'acme', connector: 'd365', logical: 'account' };
     await sync.startPoll(table, { mode: 'delta', source, position: { resume_link: null, cursor: null, run_kind: 'full', run_id: 1 }, now: '2026-12-01T00:00:00Z' });
     const commit = (page: ODataPage) => {
-      const { rows: upserts, deletedIds } = splitPage(page.rows, 'accountid');
+      const { rows: upserts, deletedIds } = splitPage(page.rows, dataverseRowShape('accountid'));
       return sync.commitPage({
         table,
         source,
@@ -139,7 +140,7 @@ describe('recorded Dataverse answers', () => {
     expect((await sync.getState(table))!.cursor).toBe(`${recorded.orgUrl}/api/data/v9.0/accounts?$select=name,accountnumber,telephone1,fax&$deltatoken=919042%2108%2f22%2f2017%2008%3a10%3a44`);
 
     const [delta] = await take(client.pages((await sync.getState(table))!.cursor!, { maxPageSize: 5000, trackChanges: true }), 1);
-    expect(splitPage(delta!.rows, 'accountid').deletedIds).toStrictEqual(['2e451703-c686-e711-80e5-00155db19e6d']);
+    expect(splitPage(delta!.rows, dataverseRowShape('accountid')).deletedIds).toStrictEqual(['2e451703-c686-e711-80e5-00155db19e6d']);
     expect(await commit(delta!)).toStrictEqual({ upserted: 1, deleted: 1, stale: false });
     const stored = await rows.page({ table, sinceSeq: 0, afterKey: 0, limit: 10, includeDeleted: true });
     expect(stored.map((r) => [r.id, r.deleted, JSON.parse(r.data.toString())])).toStrictEqual([
