@@ -10,11 +10,13 @@ import { SftpDelivery } from './export/deliveries/sftp-delivery.js';
 import { SmtpDelivery } from './export/deliveries/smtp-delivery.js';
 import { DeliveryWorker } from './export/delivery-worker.js';
 import { ExportService } from './export/export-service.js';
+import { sharedDeliveries } from './export/shared-deliveries.js';
 import { HubMetrics } from './metrics.js';
 import { PollScheduler } from './poller/poll-scheduler.js';
-import { QueuedPollScheduler } from './poller/queued-poll-scheduler.js';
 import { PollService } from './poller/poll-service.js';
+import { sharedPolls } from './poller/shared-polls.js';
 import { TableRegistry } from './poller/table-registry.js';
+import { PgJobQueue } from './queue/pg-job-queue.js';
 import { SecretBox } from './security/secret-box.js';
 import { createPgStore } from './store/postgres/pg-store.js';
 import type { RowsRepository } from './store/rows-repository.js';
@@ -124,27 +126,6 @@ export async function createServices(app: FastifyInstance, config: Config, overr
     log: app.log.child({ component: 'poller' }),
   });
   closers.push(() => polls.stop());
-  // With a shared PostgreSQL store the polls are shared out through its job queue (pg-boss); with SQLite the
-  // process schedules its own.
-  const schedulerOptions = {
-    intervalMs: config.poll.intervalMs,
-    concurrency: config.poll.concurrency,
-    registrations,
-    sync,
-    polls,
-    log: app.log.child({ component: 'poll-scheduler' }),
-  };
-  const scheduler =
-    config.poll.intervalMs <= 0
-      ? null
-      : config.databaseUrl
-        ? new QueuedPollScheduler({ ...schedulerOptions, databaseUrl: config.databaseUrl })
-        : new PollScheduler(schedulerOptions);
-  if (scheduler) {
-    app.addHook('onReady', async () => scheduler.start());
-    closers.push(() => scheduler.stop());
-  }
-
   const exports = new ExportService({
     repository: submissions,
     settings: config.submissions,
@@ -153,16 +134,40 @@ export async function createServices(app: FastifyInstance, config: Config, overr
     now,
     log: app.log.child({ component: 'export' }),
   });
-  const worker = new DeliveryWorker({ exports, repository: submissions, intervalMs: overrides.deliveryWorkerIntervalMs ?? 5000, now, log: app.log.child({ component: 'delivery-worker' }) });
-  app.addHook('onReady', async () => worker.start());
-  closers.push(() => worker.stop());
+
+  // With a shared PostgreSQL store, scheduled polls and due deliveries are shared out through its job queue
+  // (pg-boss); with SQLite the process schedules its own polls and retries its own deliveries.
+  const schedulerOptions = {
+    intervalMs: config.poll.intervalMs,
+    concurrency: config.poll.concurrency,
+    registrations,
+    sync,
+    polls,
+    log: app.log.child({ component: 'poll-scheduler' }),
+  };
+  const deliveryIntervalMs = overrides.deliveryWorkerIntervalMs ?? 5000;
+  const background: Array<{ start(): Promise<void> | void; interrupt(): void; stop(): Promise<void> }> = [];
+  if (config.databaseUrl) {
+    const queue = new PgJobQueue({ databaseUrl: config.databaseUrl, log: app.log.child({ component: 'job-queue' }) });
+    if (config.poll.intervalMs > 0) queue.add(sharedPolls(schedulerOptions));
+    queue.add(sharedDeliveries({ exports, repository: submissions, planEveryMs: deliveryIntervalMs, attemptTimeoutMs: config.submissions.attemptTimeoutMs, now }));
+    background.push(queue);
+  } else {
+    if (config.poll.intervalMs > 0) background.push(new PollScheduler(schedulerOptions));
+    background.push(new DeliveryWorker({ exports, repository: submissions, intervalMs: deliveryIntervalMs, now, log: app.log.child({ component: 'delivery-worker' }) }));
+  }
+  // Closed in reverse: the background stops taking work, then the deliveries in flight are waited for.
+  closers.push(() => exports.drain());
+  for (const part of background) {
+    app.addHook('onReady', async () => part.start());
+    closers.push(() => part.stop());
+  }
 
   // Fastify waits for in-flight requests before onClose; a poll or delivery in flight would hold the shutdown,
   // so the background work is told to stop first: polls commit the page in hand, deliveries get half the budget.
   app.addHook('preClose', async () => {
     polls.interrupt();
-    scheduler?.interrupt();
-    worker.interrupt();
+    for (const part of background) part.interrupt();
     exports.beginShutdown(config.shutdownTimeoutMs / 2);
   });
   metrics.gaugeFromStore('hub_outbox_depth', 'Submissions by outbox status', ['status'], async () =>

@@ -30,6 +30,5 @@ export class DeliveryWorker {
 
   async stop(): Promise<void> {
     await this.loop.stop();
-    await this.options.exports.drain();
   }
 }

@@ -83,7 +83,6 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** While a delivery is under way the submission is still on its way: callers see pending_retry. */
 /** A delivery's claim holds twice the attempt's timeout (the attempt itself is cut at its timeout). */
 const LEASE_FACTOR = 2;
 /** How often a repeat of a submission another process is delivering looks at its outcome. */
@@ -170,8 +169,8 @@ export class ExportService {
     await Promise.allSettled([...this.inFlight.values()]);
   }
 
-  /** One attempt at most per submission at a time, whoever asks (the request, the worker, a manual retry). */
-  private attempt(tenant: string, id: string): Promise<void> {
+  /** One attempt at most per submission at a time, whoever asks (the request, the worker, a manual retry, a queued job). */
+  attempt(tenant: string, id: string): Promise<void> {
     const key = attemptKey(tenant, id);
     const running = this.inFlight.get(key);
     if (running) return running;

@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
+import { queueSchemaOf } from '../../src/queue/pg-job-queue.js';
 import { tempDir, testDatabaseUrl } from '../helpers/build-test-app.js';
 import { post, startHubProcess } from '../helpers/hub-process.js';
 import { startSftpServer } from '../helpers/sftp-server.js';
@@ -19,7 +20,12 @@ async function replicas(count: number, env: Record<string, string>) {
   const shared = { HUB_DATABASE_URL: databaseUrl, SUBMISSION_DIR: join(dir, 'out'), HUB_DB_PATH: join(dir, 'unused.db'), LOG_LEVEL: 'warn', ...env };
   const hubs = await Promise.all(Array.from({ length: count }, () => startHubProcess(shared)));
   const status = async (id: string) => (await peekStore({ databaseUrl } as Config, 'SELECT status, attempts FROM submissions WHERE submission_id = ?', [id]))[0];
-  return { hubs, status };
+  const queuedDeliveries = async () =>
+    (await peekStore({ databaseUrl } as Config, `SELECT state, data FROM ${queueSchemaOf(databaseUrl)}.job WHERE name = 'hub-delivery' ORDER BY created_on`, [])) as Array<{
+      state: string;
+      data: { tenant: string; id: string };
+    }>;
+  return { hubs, status, queuedDeliveries };
 }
 
 describe('submissions across processes on one PostgreSQL database', () => {
@@ -42,16 +48,18 @@ describe('submissions across processes on one PostgreSQL database', () => {
     const sftp = await startSftpServer({ inProcess: true });
     sftp.stall!.stallWrites = true;
     // A 2 s attempt timeout makes the lease 4 s.
-    const { hubs, status } = await replicas(2, { ...sftp.env, SUBMISSION_ATTEMPT_TIMEOUT_SECONDS: '2' });
+    const { hubs, status, queuedDeliveries } = await replicas(2, { ...sftp.env, SUBMISSION_ATTEMPT_TIMEOUT_SECONDS: '2' });
     const [a, b] = hubs as [(typeof hubs)[0], (typeof hubs)[0]];
     void post(`${a.url}${submitPath}`, submission('lease-1', 'sftp')).catch(() => undefined);
     await waitFor(async () => (await status('lease-1'))?.status === 'delivering');
     a.child.kill('SIGKILL');
     await a.exited;
     sftp.stall!.stallWrites = false;
-    // b's delivery worker finds the expired lease and delivers.
+    // b plans the delivery whose lease ran out into the job queue, takes the job and delivers.
     await waitFor(async () => (await status('lease-1'))?.status === 'delivered', { timeoutMs: 25_000 });
     expect(await status('lease-1')).toMatchObject({ status: 'delivered', attempts: 2 });
+    const jobs = await queuedDeliveries();
+    expect(jobs.filter((j) => j.state === 'completed').map((j) => j.data)).toContainEqual({ tenant: 'acme', id: 'lease-1' });
     expect(readdirSync(join(sftp.uploadDir, 'acme')).filter((f) => f.endsWith('.zip'))).toStrictEqual(['submission_lease-1.zip']);
     b.child.kill('SIGTERM');
     expect(await b.exited).toBe(0);
