@@ -8,7 +8,6 @@ import { CONNECTORS } from './connectors/registry.js';
 import { LocalDelivery } from './export/deliveries/local-delivery.js';
 import { SftpDelivery } from './export/deliveries/sftp-delivery.js';
 import { SmtpDelivery } from './export/deliveries/smtp-delivery.js';
-import { DeliveryWorker } from './export/delivery-worker.js';
 import { ExportService } from './export/export-service.js';
 import { sharedDeliveries } from './export/shared-deliveries.js';
 import { HubMetrics } from './metrics.js';
@@ -16,6 +15,7 @@ import { PollScheduler } from './poller/poll-scheduler.js';
 import { PollService } from './poller/poll-service.js';
 import { sharedPolls } from './poller/shared-polls.js';
 import { TableRegistry } from './poller/table-registry.js';
+import { OutboxWorker } from './outbox/outbox-worker.js';
 import { PgJobQueue } from './queue/pg-job-queue.js';
 import { SecretBox } from './security/secret-box.js';
 import { createPgStore } from './store/postgres/pg-store.js';
@@ -154,7 +154,15 @@ export async function createServices(app: FastifyInstance, config: Config, overr
     background.push(queue);
   } else {
     if (config.poll.intervalMs > 0) background.push(new PollScheduler(schedulerOptions));
-    background.push(new DeliveryWorker({ exports, repository: submissions, intervalMs: deliveryIntervalMs, now, log: app.log.child({ component: 'delivery-worker' }) }));
+    background.push(
+      new OutboxWorker({
+        what: 'submission delivery',
+        round: () => exports.deliverDue(),
+        recoverInterrupted: () => submissions.recoverInterrupted(now().toISOString()),
+        intervalMs: deliveryIntervalMs,
+        log: app.log.child({ component: 'delivery-worker' }),
+      }),
+    );
   }
   // Closed in reverse: the background stops taking work, then the deliveries in flight are waited for.
   closers.push(() => exports.drain());

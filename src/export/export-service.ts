@@ -3,11 +3,11 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.js';
 import { BadRequestError, ConflictError, NotConfiguredError, NotFoundError, PayloadTooLargeError } from '../errors.js';
 import type { HubMetrics } from '../metrics.js';
+import { Outbox } from '../outbox/outbox.js';
 import type { SubmissionRecord, SubmissionRoute, SubmissionStatus, SubmissionsRepository } from '../store/submissions-repository.js';
 import { canonicalJson } from './canonical-json.js';
 import type { Delivery } from './deliveries/delivery.js';
 import { buildPackage, safeAttachmentNames, sha256Hex } from './package-builder.js';
-import { nextRetryDelay } from './retry-schedule.js';
 
 export interface SubmissionInput {
   submission_package_id: string;
@@ -65,28 +65,19 @@ function decodeBase64(text: string): Buffer | null {
   return decoded.length === (compact.length / 4) * 3 - padding ? decoded : null;
 }
 
-const attemptKey = (tenant: string, id: string) => `${tenant}\u0000${id}`;
-
 /** `buyer@Sub.Example.com` is in `example.com`'s list only as `.example.com` (subdomains) or `sub.example.com`. */
 function domainAllowed(address: string, allowed: string[]): boolean {
   const domain = address.slice(address.lastIndexOf('@') + 1).toLowerCase();
   return allowed.some((entry) => (entry.startsWith('.') ? domain.endsWith(entry) || domain === entry.slice(1) : domain === entry));
 }
 
-/** Rejects with the signal's reason when it aborts first. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
-/** A delivery's claim holds twice the attempt's timeout (the attempt itself is cut at its timeout). */
-const LEASE_FACTOR = 2;
 /** How often a repeat of a submission another process is delivering looks at its outcome. */
 const SETTLE_POLL_MS = 100;
+
+interface SubmissionKey {
+  tenant: string;
+  id: string;
+}
 
 const answerStatus = (status: SubmissionStatus): AnswerStatus => (status === 'delivered' || status === 'failed' ? status : 'pending_retry');
 
@@ -95,12 +86,39 @@ const answerStatus = (status: SubmissionStatus): AnswerStatus => (status === 'de
  * is lost; re-posting the same body answers the record and sends nothing again.
  */
 export class ExportService {
-  private readonly inFlight = new Map<string, Promise<void>>();
-  /** Aborts attempts still running once the shutdown grace has passed. */
-  private readonly shutdown = new AbortController();
-  private stopping = false;
+  private readonly outbox: Outbox<SubmissionKey, SubmissionRecord, { location: string }>;
 
-  constructor(private readonly deps: ExportServiceDeps) {}
+  constructor(private readonly deps: ExportServiceDeps) {
+    const { repository, settings } = deps;
+    this.outbox = new Outbox({
+      what: 'submission',
+      records: {
+        claim: async ({ tenant, id }, now, leaseUntil) => ((await repository.claim(tenant, id, now, leaseUntil)) ? ((await repository.get(tenant, id)) ?? null) : null),
+        succeeded: ({ tenant, id }, _record, { location }, now) => repository.markDelivered(tenant, id, location, now),
+        failed: ({ tenant, id }, _record, failure, nextAttemptAt, now) => repository.markFailedAttempt(tenant, id, failure.message, nextAttemptAt, now),
+        released: ({ tenant, id }, reason, now) => repository.releaseInterrupted(tenant, id, reason, now),
+      },
+      send: async (record, signal) => {
+        const job = {
+          tenant: record.tenant_id,
+          submissionId: record.submission_id,
+          zip: await repository.zip(record.tenant_id, record.submission_id),
+          recipients: record.recipients ? (JSON.parse(record.recipients) as string[]) : [],
+          subject: record.subject,
+        };
+        return deps.deliveries[record.route].deliver(job, signal);
+      },
+      keyOf: ({ tenant, id }) => `${tenant}\u0000${id}`,
+      attemptsOf: (record) => record.attempts,
+      attemptTimeoutMs: settings.attemptTimeoutMs,
+      timeoutSetting: 'SUBMISSION_ATTEMPT_TIMEOUT_SECONDS',
+      retry: { baseMs: settings.retryBaseMs, maxMs: settings.retryMaxMs, maxAttempts: settings.maxAttempts },
+      now: deps.now,
+      log: deps.log,
+      random: deps.random,
+      onOutcome: (record, status) => deps.metrics.submissions.inc({ route: record.route, status }),
+    });
+  }
 
   async submit(tenant: string, input: SubmissionInput): Promise<SubmissionAnswer> {
     const { repository } = this.deps;
@@ -154,67 +172,19 @@ export class ExportService {
     return due.length;
   }
 
-  /**
-   * Shutdown: attempts in flight may finish for `graceMs`, then they are cut off and left due again at once
-   * (the attempt is not counted). No new attempt starts once this is called.
-   */
+  /** Shutdown: see Outbox.beginShutdown. */
   beginShutdown(graceMs: number): void {
-    if (this.stopping) return;
-    this.stopping = true;
-    setTimeout(() => this.shutdown.abort(), graceMs).unref();
+    this.outbox.beginShutdown(graceMs);
   }
 
   /** Waits for deliveries in flight (shutdown). */
   async drain(): Promise<void> {
-    await Promise.allSettled([...this.inFlight.values()]);
+    await this.outbox.drain();
   }
 
   /** One attempt at most per submission at a time, whoever asks (the request, the worker, a manual retry, a queued job). */
   attempt(tenant: string, id: string): Promise<void> {
-    const key = attemptKey(tenant, id);
-    const running = this.inFlight.get(key);
-    if (running) return running;
-    if (this.stopping) return Promise.resolve();
-    const work = this.deliverOnce(tenant, id).finally(() => this.inFlight.delete(key));
-    this.inFlight.set(key, work);
-    return work;
-  }
-
-  private async deliverOnce(tenant: string, id: string): Promise<void> {
-    const { repository, deliveries, settings, metrics, log } = this.deps;
-    const claimedAt = this.deps.now();
-    // The lease outlives the attempt's own timeout, so only a dead process's claim ever runs out.
-    const leaseUntil = new Date(claimedAt.getTime() + settings.attemptTimeoutMs * LEASE_FACTOR).toISOString();
-    if (!(await repository.claim(tenant, id, claimedAt.toISOString(), leaseUntil))) return;
-    const record = (await repository.get(tenant, id))!;
-    const timeout = AbortSignal.timeout(settings.attemptTimeoutMs);
-    const signal = AbortSignal.any([timeout, this.shutdown.signal]);
-    try {
-      const job = {
-        tenant,
-        submissionId: id,
-        zip: await repository.zip(tenant, id),
-        recipients: record.recipients ? (JSON.parse(record.recipients) as string[]) : [],
-        subject: record.subject,
-      };
-      // The race makes the attempt end at the deadline even if a library ignores the hang-up.
-      const { location } = await untilAborted(deliveries[record.route].deliver(job, signal), signal);
-      await repository.markDelivered(tenant, id, location, this.deps.now().toISOString());
-      metrics.submissions.inc({ route: record.route, status: 'delivered' });
-    } catch (caught) {
-      if (this.shutdown.signal.aborted && !timeout.aborted) {
-        await repository.releaseInterrupted(tenant, id, 'interrupted by shutdown; due again at the next start', this.deps.now().toISOString());
-        log.warn({ tenant, submission: id, route: record.route }, 'delivery interrupted by shutdown; due again');
-        return;
-      }
-      const error = timeout.aborted ? new Error(`delivery attempt timed out after ${settings.attemptTimeoutMs / 1000} s (SUBMISSION_ATTEMPT_TIMEOUT_SECONDS)`) : caught;
-      const message = (error instanceof Error ? error.message : String(error)).slice(0, 500);
-      const delay = nextRetryDelay(record.attempts, { baseMs: settings.retryBaseMs, maxMs: settings.retryMaxMs, maxAttempts: settings.maxAttempts }, this.deps.random);
-      const now = this.deps.now();
-      await repository.markFailedAttempt(tenant, id, message, delay === null ? null : new Date(now.getTime() + delay).toISOString(), now.toISOString());
-      metrics.submissions.inc({ route: record.route, status: delay === null ? 'failed' : 'pending_retry' });
-      log.warn({ tenant, submission: id, route: record.route, attempt: record.attempts, err: error }, delay === null ? 'submission dead-lettered' : 'delivery failed; will retry');
-    }
+    return this.outbox.attempt({ tenant, id });
   }
 
   /** A repeat of a submission whose attempt is under way waits for that attempt, so every caller gets its result. */
@@ -222,7 +192,7 @@ export class ExportService {
     if (existing.body_sha256 !== digest) {
       throw new ConflictError('submission_conflict', `Submission '${existing.submission_id}' was already posted with a different body.`);
     }
-    const running = this.inFlight.get(attemptKey(tenant, existing.submission_id));
+    const running = this.outbox.running({ tenant, id: existing.submission_id });
     if (running) {
       await running;
       return this.answer((await this.deps.repository.get(tenant, existing.submission_id))!);
@@ -235,9 +205,9 @@ export class ExportService {
    * every caller of the same id gets the same answer; past the attempt's timeout, the record as it stands.
    */
   private async settled(record: SubmissionRecord): Promise<SubmissionRecord> {
-    const deadline = Date.now() + this.deps.settings.attemptTimeoutMs * LEASE_FACTOR;
+    const deadline = Date.now() + this.outbox.leaseMs;
     let current = record;
-    while ((current.status === 'pending' || current.status === 'delivering') && Date.now() < deadline && !this.stopping) {
+    while ((current.status === 'pending' || current.status === 'delivering') && Date.now() < deadline && !this.outbox.isStopping) {
       await sleep(SETTLE_POLL_MS);
       current = (await this.deps.repository.get(current.tenant_id, current.submission_id)) ?? current;
     }

@@ -158,17 +158,17 @@ export class PollService {
         if (plan.kind === 'full') await sync.markReconciled(ref, this.nowIso());
         else if (this.reconcileDue(how, await sync.getState(ref))) await this.reconcileKeys(ref, table, connector, counters);
       }
-      await sync.finishPoll(ref, 'ok', null, this.nowIso());
+      await sync.finishPoll(ref, { outcome: 'ok', error: null, now: this.nowIso() });
       return result('ok');
     } catch (error) {
       const outcome = error instanceof Interrupted || this.stopping ? 'interrupted' : 'error';
       const described = describeError(error, outcome);
       if (outcome === 'error') log.warn({ err: error }, 'poll failed');
-      if (mode !== null) {
-        await sync.finishPoll(ref, outcome, described.message, this.nowIso());
-        // Counted only for runs that started from a link the hub stored: after a few, the table is read afresh.
-        if (plan?.link && isPermanentRefusal(error)) await sync.recordLinkRefusal(ref);
-      }
+      // Also when the poll failed before it knew the table (metadata unreachable): a table polled before
+      // has a state, so the failure is recorded and counted in its streak.
+      await sync.finishPoll(ref, { outcome, error: described, now: this.nowIso() });
+      // Counted only for runs that started from a link the hub stored: after a few, the table is read afresh.
+      if (plan?.link && isPermanentRefusal(error)) await sync.recordLinkRefusal(ref);
       return result(outcome, described);
     }
   }

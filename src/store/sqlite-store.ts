@@ -1,6 +1,9 @@
 import { PollLocks } from '../poller/poll-locks.js';
 import { createConnectionsRepository } from './connections-repository.js';
 import { openDatabase, type Db } from './db.js';
+import { createDestinationsRepository } from './destinations-repository.js';
+import { createEventDeliveriesRepository } from './event-deliveries-repository.js';
+import { createEventsRepository } from './events-repository.js';
 import { createRegistrationsRepository } from './registrations-repository.js';
 import { createRowsRepository } from './rows-repository.js';
 import type { Store } from './store.js';
@@ -18,6 +21,9 @@ export function createSqliteStore(pathOrDb: string | Db): Store {
     registrations: createRegistrationsRepository(db),
     connections: createConnectionsRepository(db),
     submissions: createSubmissionsRepository(db),
+    events: createEventsRepository(db),
+    destinations: createDestinationsRepository(db),
+    eventDeliveries: createEventDeliveriesRepository(db),
     locks: new PollLocks(),
     health: async () => {
       try {

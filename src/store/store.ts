@@ -1,6 +1,9 @@
 import type { SharedPauses } from '../connectors/http/shared-pauses.js';
 import type { PollLockManager } from '../poller/poll-locks.js';
 import type { ConnectionsRepository } from './connections-repository.js';
+import type { DestinationsRepository } from './destinations-repository.js';
+import type { EventDeliveriesRepository } from './event-deliveries-repository.js';
+import type { EventsRepository } from './events-repository.js';
 import type { RegistrationsRepository } from './registrations-repository.js';
 import type { RowsRepository } from './rows-repository.js';
 import type { SubmissionsRepository } from './submissions-repository.js';
@@ -16,6 +19,9 @@ export interface Store {
   registrations: RegistrationsRepository;
   connections: ConnectionsRepository;
   submissions: SubmissionsRepository;
+  events: EventsRepository;
+  destinations: DestinationsRepository;
+  eventDeliveries: EventDeliveriesRepository;
   /** Poll locks as wide as the store is shared: the process's own for SQLite, every process's for PostgreSQL. */
   locks: PollLockManager;
   /** Throttle pauses every process honours (only a store several processes share has them). */

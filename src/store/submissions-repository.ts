@@ -1,5 +1,7 @@
+import { submissionDelivered, submissionFailed } from '../events/submission-events.js';
 import { asPromises } from './as-promises.js';
 import type { Db } from './db.js';
+import { createEventWriter } from './events-repository.js';
 
 export type SubmissionRoute = 'local' | 'email' | 'sftp';
 export type SubmissionStatus = 'pending' | 'delivering' | 'delivered' | 'pending_retry' | 'failed';
@@ -40,7 +42,9 @@ export interface SubmissionsRepository {
    * until `leaseUntil`; SQLite has one process, which recovers its own interrupted deliveries at start.
    */
   claim(tenant: string, id: string, now: string, leaseUntil: string): Promise<boolean>;
+  /** Records the delivery and, in the same transaction, its submission.delivered event. */
   markDelivered(tenant: string, id: string, location: string, now: string): Promise<void>;
+  /** `nextAttemptAt` null: dead-lettered, with its submission.failed event in the same transaction. */
   markFailedAttempt(tenant: string, id: string, error: string, nextAttemptAt: string | null, now: string): Promise<void>;
   /** An attempt the hub itself cut short (shutdown) does not count: the submission is due again at once. */
   releaseInterrupted(tenant: string, id: string, reason: string, now: string): Promise<void>;
@@ -75,7 +79,7 @@ export function createSubmissionsRepository(db: Db): SubmissionsRepository {
   );
   const delivered = db.prepare<[string, string, string, string, string]>(
     `UPDATE submissions SET status = 'delivered', location = ?, delivered_at = ?, updated_at = ?, next_attempt_at = NULL, last_error = NULL
-     WHERE tenant_id = ? AND submission_id = ?`,
+     WHERE tenant_id = ? AND submission_id = ? AND status <> 'delivered'`,
   );
   const failedAttempt = db.prepare<[string, string, string | null, string, string, string]>(
     `UPDATE submissions SET status = ?, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE tenant_id = ? AND submission_id = ?`,
@@ -93,6 +97,14 @@ export function createSubmissionsRepository(db: Db): SubmissionsRepository {
   const recover = db.prepare<[string, string]>(
     `UPDATE submissions SET status = 'pending_retry', next_attempt_at = ?, updated_at = ? WHERE status IN ('pending', 'delivering')`,
   );
+  const writeEvent = createEventWriter(db);
+  const markDelivered = db.transaction((tenant: string, id: string, location: string, now: string) => {
+    if (delivered.run(location, now, now, tenant, id).changes > 0) writeEvent(submissionDelivered(get.get(tenant, id)!, location, now));
+  });
+  const markFailedAttempt = db.transaction((tenant: string, id: string, error: string, nextAttemptAt: string | null, now: string) => {
+    const changed = failedAttempt.run(nextAttemptAt === null ? 'failed' : 'pending_retry', error, nextAttemptAt, now, tenant, id).changes > 0;
+    if (changed && nextAttemptAt === null) writeEvent(submissionFailed(get.get(tenant, id)!, error, now));
+  });
   const depth = db.prepare<[], { status: SubmissionStatus; count: number }>('SELECT status, COUNT(*) AS count FROM submissions GROUP BY status');
 
   return asPromises<SubmissionsRepository>({
@@ -101,9 +113,8 @@ export function createSubmissionsRepository(db: Db): SubmissionsRepository {
     zip: (tenant, id) => zip.get(tenant, id)!,
     list: (tenant, status, limit) => (status ? listByStatus.all(tenant, status, limit) : listAll.all(tenant, limit)),
     claim: (tenant, id, now) => claim.run(now, tenant, id).changes > 0,
-    markDelivered: (tenant, id, location, now) => void delivered.run(location, now, now, tenant, id),
-    markFailedAttempt: (tenant, id, error, nextAttemptAt, now) =>
-      void failedAttempt.run(nextAttemptAt === null ? 'failed' : 'pending_retry', error, nextAttemptAt, now, tenant, id),
+    markDelivered: (tenant, id, location, now) => markDelivered.immediate(tenant, id, location, now),
+    markFailedAttempt: (tenant, id, error, nextAttemptAt, now) => markFailedAttempt.immediate(tenant, id, error, nextAttemptAt, now),
     releaseInterrupted: (tenant, id, reason, now) => void release.run(reason, now, now, tenant, id),
     reopen: (tenant, id, now) => reopen.run(now, now, tenant, id).changes > 0,
     due: (now, limit) => due.all(now, limit),

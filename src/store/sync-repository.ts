@@ -1,5 +1,7 @@
+import { pollEndEvents, type PollEnd, type TableEventState } from '../events/poll-events.js';
 import { asPromises } from './as-promises.js';
 import type { Db } from './db.js';
+import { createEventWriter } from './events-repository.js';
 import { createTableKeys, type TableRef } from './table-keys.js';
 
 export type { TableRef } from './table-keys.js';
@@ -8,7 +10,7 @@ export type { TableRef } from './table-keys.js';
 export type SyncMode = 'delta' | 'cursor' | 'snapshot';
 export type RunKind = 'incremental' | 'full';
 
-export interface SyncState {
+export interface SyncState extends TableEventState {
   tenant_id: string;
   connector: string;
   logical: string;
@@ -87,7 +89,8 @@ export interface SyncRepository {
   getState(table: TableRef): Promise<SyncState | undefined>;
   /** Records a poll's start and the run it is about to do (creating the state on first poll). */
   startPoll(table: TableRef, start: PollStart): Promise<void>;
-  finishPoll(table: TableRef, outcome: 'ok' | 'error' | 'interrupted', error: string | null, now: string): Promise<void>;
+  /** Records a poll's end and, in the same transaction, the events it makes (rows.changed, poll.failed / recovered). */
+  finishPoll(table: TableRef, end: PollEnd): Promise<void>;
   markReconciled(table: TableRef, now: string): Promise<void>;
   /** One more poll whose stored resume link the server refused for good; answers the count. */
   recordLinkRefusal(table: TableRef): Promise<number>;
@@ -124,8 +127,21 @@ export function createSyncRepository(db: Db): SyncRepository {
   const finishPoll = db.prepare(`
     UPDATE sync_state SET last_finished_at = @now, last_outcome = @outcome, last_error = @error,
       last_success_at = CASE WHEN @outcome = 'ok' THEN @now ELSE last_success_at END,
-      link_failures = CASE WHEN @outcome = 'ok' THEN 0 ELSE link_failures END
+      link_failures = CASE WHEN @outcome = 'ok' THEN 0 ELSE link_failures END,
+      events_seq = @events_seq, pending_seq = NULL, pending_upserted = 0, pending_deleted = 0,
+      failure_streak = @failure_streak, failing_since = @failing_since
     WHERE ${WHERE_TABLE}`);
+  const notePending = db.prepare(`
+    UPDATE sync_state SET pending_seq = @seq, pending_upserted = pending_upserted + @upserted, pending_deleted = pending_deleted + @deleted
+    WHERE ${WHERE_TABLE}`);
+  const writeEvent = createEventWriter(db);
+  const finish = db.transaction((table: TableRef, end: PollEnd) => {
+    const state = getState.get(table);
+    if (!state) return;
+    const { events, next } = pollEndEvents(table, state, end);
+    finishPoll.run({ ...table, outcome: end.outcome, error: end.error?.message ?? null, now: end.now, ...next });
+    for (const event of events) writeEvent(event);
+  });
   const recordLinkRefusal = db
     .prepare<TableRef, number>(`UPDATE sync_state SET link_failures = link_failures + 1 WHERE ${WHERE_TABLE} RETURNING link_failures`)
     .pluck();
@@ -179,6 +195,7 @@ export function createSyncRepository(db: Db): SyncRepository {
     for (const id of c.deletedIds) deleted += tombstone.run(c.now, seq, tableKey, id).changes;
     if (c.tombstoneUnseenOf !== null) deleted += tombstoneUnseen.run(c.now, seq, tableKey, c.tombstoneUnseenOf).changes;
     setPosition.run({ ...c.table, now: c.now, ...c.position });
+    if (upserted + deleted > 0) notePending.run({ ...c.table, seq, upserted, deleted });
     return { upserted, deleted, stale: false };
   });
 
@@ -187,14 +204,16 @@ export function createSyncRepository(db: Db): SyncRepository {
     for (const id of c.ids) markSeen.run(c.run, tableKey, id);
     if (!c.last) return { deleted: 0, stale: false };
     const seq = bump.get('change_seq')!;
-    return { deleted: tombstoneUnseen.run(c.now, seq, tableKey, c.run).changes, stale: false };
+    const deleted = tombstoneUnseen.run(c.now, seq, tableKey, c.run).changes;
+    if (deleted > 0) notePending.run({ ...c.table, seq, upserted: 0, deleted });
+    return { deleted, stale: false };
   });
 
   return asPromises<SyncRepository>({
     getState: (table) => getState.get(ref(table)),
     startPoll: (table, { mode, source, position, now, resyncReason }) =>
       void startPoll.run({ ...ref(table), mode, source, now, ...position, resync: resyncReason ? 1 : 0, reason: resyncReason ?? null }),
-    finishPoll: (table, outcome, error, now) => void finishPoll.run({ ...ref(table), outcome, error, now }),
+    finishPoll: (table, end) => finish.immediate(ref(table), end),
     markReconciled: (table, now) => void markReconciled.run({ ...ref(table), now }),
     recordLinkRefusal: (table) => recordLinkRefusal.get(ref(table)) ?? 0,
     reset: ({ tenant, connector, logical }, source, reason, now) =>

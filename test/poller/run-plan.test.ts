@@ -24,6 +24,12 @@ const base: SyncState = {
   link_failures: 0,
   last_reset_reason: null,
   last_reset_at: null,
+  events_seq: 0,
+  pending_seq: null,
+  pending_upserted: 0,
+  pending_deleted: 0,
+  failure_streak: 0,
+  failing_since: null,
 };
 const newRun = () => 7;
 const full = (runId: number, resyncReason?: string) => ({

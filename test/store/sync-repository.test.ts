@@ -101,9 +101,9 @@ describe('sync repository', () => {
     const { sync } = await setup();
     expect(await sync.recordLinkRefusal(T1)).toBe(1);
     expect(await sync.recordLinkRefusal(T1)).toBe(2);
-    await sync.finishPoll(T1, 'error', 'x', NOW);
+    await sync.finishPoll(T1, { outcome: 'error', error: { code: 'x', message: 'x' }, now: NOW });
     expect((await sync.getState(T1))?.link_failures).toBe(2);
-    await sync.finishPoll(T1, 'ok', null, NOW);
+    await sync.finishPoll(T1, { outcome: 'ok', error: null, now: NOW });
     expect((await sync.getState(T1))?.link_failures).toBe(0);
   });
 });

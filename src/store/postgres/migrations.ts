@@ -127,4 +127,65 @@ export const pgMigrations: readonly PgMigration[] = [
       CREATE INDEX submissions_leases ON submissions (status, lease_until);
     `,
   },
+  {
+    version: 4,
+    name: 'events',
+    sql: `
+      -- As SQLite migration 6: the events outbox, destinations, and per destination a delivery of each event.
+      ALTER TABLE sync_state ADD COLUMN events_seq bigint NOT NULL DEFAULT 0;
+      ALTER TABLE sync_state ADD COLUMN pending_seq bigint;
+      ALTER TABLE sync_state ADD COLUMN pending_upserted integer NOT NULL DEFAULT 0;
+      ALTER TABLE sync_state ADD COLUMN pending_deleted integer NOT NULL DEFAULT 0;
+      ALTER TABLE sync_state ADD COLUMN failure_streak integer NOT NULL DEFAULT 0;
+      ALTER TABLE sync_state ADD COLUMN failing_since text;
+      UPDATE sync_state SET events_seq = (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM change_seq);
+
+      CREATE TABLE events (
+        sequence    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id          text NOT NULL UNIQUE,
+        tenant_id   text NOT NULL,
+        type        text NOT NULL,
+        logical     text,
+        created_at  text NOT NULL,
+        data        jsonb NOT NULL
+      );
+      CREATE INDEX events_by_tenant ON events (tenant_id, sequence);
+      CREATE TABLE destinations (
+        id                     text PRIMARY KEY,
+        tenant_id              text NOT NULL,
+        type                   text NOT NULL,
+        url                    text NOT NULL,
+        url_masked             text NOT NULL,
+        events                 text,
+        tables                 text,
+        description            text,
+        secret                 text,
+        previous_secret        text,
+        previous_secret_until  text,
+        enabled                smallint NOT NULL DEFAULT 1,
+        disabled_reason        text,
+        dispatched_seq         bigint NOT NULL,
+        created_at             text NOT NULL,
+        updated_at             text NOT NULL
+      );
+      CREATE INDEX destinations_by_tenant ON destinations (tenant_id, created_at);
+      CREATE TABLE event_deliveries (
+        id               text PRIMARY KEY,
+        destination_id   text NOT NULL REFERENCES destinations (id) ON DELETE CASCADE,
+        event_sequence   bigint NOT NULL REFERENCES events (sequence),
+        status           text NOT NULL CHECK (status IN ('pending', 'delivering', 'delivered', 'pending_retry', 'failed')),
+        attempts         integer NOT NULL DEFAULT 0,
+        last_status      integer,
+        last_error       text,
+        next_attempt_at  text,
+        lease_until      text,
+        delivered_at     text,
+        created_at       text NOT NULL,
+        updated_at       text NOT NULL,
+        UNIQUE (destination_id, event_sequence)
+      );
+      CREATE INDEX event_deliveries_due ON event_deliveries (status, next_attempt_at);
+      CREATE INDEX event_deliveries_of_destination ON event_deliveries (destination_id, status, event_sequence);
+    `,
+  },
 ];

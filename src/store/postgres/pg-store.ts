@@ -1,5 +1,8 @@
 import type { Store } from '../store.js';
 import { createPool, migratePg } from './pg-db.js';
+import { createPgDestinationsRepository } from './pg-destinations-repository.js';
+import { createPgEventDeliveriesRepository } from './pg-event-deliveries-repository.js';
+import { createPgEventsRepository } from './pg-events-repository.js';
 import { createPgConnectionsRepository, createPgRegistrationsRepository, createPgRowsRepository } from './pg-repositories.js';
 import { PgPollLocks } from './pg-poll-locks.js';
 import { createPgSubmissionsRepository } from './pg-submissions-repository.js';
@@ -19,6 +22,9 @@ export async function createPgStore(url: string): Promise<Store> {
     registrations: createPgRegistrationsRepository(pool),
     connections: createPgConnectionsRepository(pool),
     submissions: createPgSubmissionsRepository(pool),
+    events: createPgEventsRepository(pool),
+    destinations: createPgDestinationsRepository(pool),
+    eventDeliveries: createPgEventDeliveriesRepository(pool),
     locks,
     pauses: {
       until: async (key) => (await pool.query<{ until_ms: number }>('SELECT until_ms FROM upstream_pauses WHERE key = $1', [key])).rows[0]?.until_ms ?? 0,

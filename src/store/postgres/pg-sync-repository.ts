@@ -1,5 +1,7 @@
+import { pollEndEvents, type PollEnd } from '../../events/poll-events.js';
 import type { Committed, KeysCommit, PageCommit, SyncRepository, SyncState, TableRef } from '../sync-repository.js';
 import { inTransaction, type PgClient, type PgPool } from './pg-db.js';
+import { writePgEvents } from './pg-events-repository.js';
 import { createPgTableKeys } from './pg-table-keys.js';
 
 const TABLE = 'tenant_id = $1 AND connector = $2 AND logical = $3';
@@ -24,6 +26,14 @@ export function createPgSyncRepository(pool: PgPool): SyncRepository {
        WHERE ${TABLE}`,
       [...refArgs(c.table), c.position.resume_link, c.position.run_kind, c.position.run_id, c.position.cursor, c.now],
     );
+
+  const notePending = (client: PgClient, table: TableRef, seq: number, upserted: number, deleted: number) =>
+    client.query(`UPDATE sync_state SET pending_seq = $4, pending_upserted = pending_upserted + $5, pending_deleted = pending_deleted + $6 WHERE ${TABLE}`, [
+      ...refArgs(table),
+      seq,
+      upserted,
+      deleted,
+    ]);
 
   const tombstoneUnseen = (client: PgClient, now: string, seq: number, tableKey: number, run: number) =>
     client.query('UPDATE rows SET deleted = 1, deleted_at = $1, seq = $2 WHERE table_key = $3 AND deleted = 0 AND (seen_run IS NULL OR seen_run <> $4)', [now, seq, tableKey, run]);
@@ -63,6 +73,7 @@ export function createPgSyncRepository(pool: PgPool): SyncRepository {
       }
       if (c.tombstoneUnseenOf !== null) deleted += (await tombstoneUnseen(client, c.now, seq, tableKey, c.tombstoneUnseenOf)).rowCount ?? 0;
       await setPosition(client, c);
+      if (upserted + deleted > 0) await notePending(client, c.table, seq, upserted, deleted);
       return { upserted, deleted, stale: false };
     });
 
@@ -72,7 +83,9 @@ export function createPgSyncRepository(pool: PgPool): SyncRepository {
       if (c.ids.length > 0) await client.query('UPDATE rows SET seen_run = $1 WHERE table_key = $2 AND id = ANY($3::text[])', [c.run, tableKey, c.ids]);
       if (!c.last) return { deleted: 0, stale: false };
       const seq = await nextval(client, 'change_seq');
-      return { deleted: (await tombstoneUnseen(client, c.now, seq, tableKey, c.run)).rowCount ?? 0, stale: false };
+      const deleted = (await tombstoneUnseen(client, c.now, seq, tableKey, c.run)).rowCount ?? 0;
+      if (deleted > 0) await notePending(client, c.table, seq, 0, deleted);
+      return { deleted, stale: false };
     });
 
   const reset = async (target: { tenant: string; connector: string; logical?: string }, source: string, reason: string, now: string) => {
@@ -103,15 +116,21 @@ export function createPgSyncRepository(pool: PgPool): SyncRepository {
         [...refArgs(table), mode, source, position.cursor, now, position.resume_link, position.run_kind, position.run_id, resyncReason ? 1 : 0, resyncReason ?? null],
       );
     },
-    finishPoll: async (table, outcome, error, now) => {
-      await pool.query(
-        `UPDATE sync_state SET last_finished_at = $4, last_outcome = $5, last_error = $6,
-           last_success_at = CASE WHEN $5 = 'ok' THEN $4 ELSE last_success_at END,
-           link_failures = CASE WHEN $5 = 'ok' THEN 0 ELSE link_failures END
-         WHERE ${TABLE}`,
-        [...refArgs(table), now, outcome, error],
-      );
-    },
+    finishPoll: (table: TableRef, end: PollEnd) =>
+      inTransaction(pool, async (client) => {
+        const state = (await client.query<SyncState>(`SELECT * FROM sync_state WHERE ${TABLE} FOR UPDATE`, refArgs(table))).rows[0];
+        if (!state) return;
+        const { events, next } = pollEndEvents(table, state, end);
+        await client.query(
+          `UPDATE sync_state SET last_finished_at = $4, last_outcome = $5, last_error = $6,
+             last_success_at = CASE WHEN $5 = 'ok' THEN $4 ELSE last_success_at END,
+             link_failures = CASE WHEN $5 = 'ok' THEN 0 ELSE link_failures END,
+             events_seq = $7, pending_seq = NULL, pending_upserted = 0, pending_deleted = 0, failure_streak = $8, failing_since = $9
+           WHERE ${TABLE}`,
+          [...refArgs(table), end.now, end.outcome, end.error?.message ?? null, next.events_seq, next.failure_streak, next.failing_since],
+        );
+        await writePgEvents(client, events);
+      }),
     markReconciled: async (table, now) => {
       await pool.query(`UPDATE sync_state SET last_reconciled_at = $4 WHERE ${TABLE}`, [...refArgs(table), now]);
     },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextRetryDelay } from '../../src/export/retry-schedule.js';
+import { nextRetryDelay } from '../../src/outbox/retry-schedule.js';
 
 const policy = { baseMs: 10_000, maxMs: 60_000, maxAttempts: 5 };
 
