@@ -16,6 +16,8 @@ import { connectorTableRoutes } from './routes/connector-tables.js';
 import { connectorListRoutes } from './routes/connectors.js';
 import { rootRoutes } from './routes/root.js';
 import { submissionRoutes } from './routes/submissions.js';
+import { destinationRoutes } from './routes/destinations.js';
+import { eventRoutes } from './routes/events.js';
 import { CONNECTORS } from './connectors/registry.js';
 import { createServices, type ServiceOverrides } from './services.js';
 import { SERVICE_NAME, SERVICE_VERSION } from './version.js';
@@ -121,5 +123,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     if (definition.routes) await app.register(definition.routes, { connections: services.connectors.get(definition.id) });
   }
   await app.register(submissionRoutes, { services });
+  await app.register(destinationRoutes, { services });
+  await app.register(eventRoutes, { services });
   return app;
 }

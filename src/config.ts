@@ -73,6 +73,13 @@ const EnvSchema = z.object({
   SUBMISSION_RETRY_MAX_SECONDS: positiveInt.default(900),
   SUBMISSION_ATTEMPT_TIMEOUT_SECONDS: positiveInt.default(300),
   SUBMISSION_EMAIL_ALLOWED_DOMAINS: domainList.optional(),
+  DESTINATIONS_ALLOW_PRIVATE_NETWORKS: z.stringbool().default(false),
+  DESTINATION_MAX_ATTEMPTS: positiveInt.default(10),
+  DESTINATION_RETRY_BASE_SECONDS: z.coerce.number().positive().default(5),
+  DESTINATION_RETRY_MAX_SECONDS: z.coerce.number().positive().default(3600),
+  DESTINATION_TIMEOUT_SECONDS: z.coerce.number().positive().default(10),
+  DESTINATION_SECRET_GRACE_HOURS: z.coerce.number().min(0).default(24),
+  EVENTS_INTERVAL_MS: positiveInt.default(1000),
   SMTP_HOST: z.string().min(1).optional(),
   SMTP_PORT: port.default(587),
   SMTP_SECURE: z.stringbool().default(false),
@@ -163,6 +170,18 @@ export interface Config {
   rateLimitPerMinute: number;
   metricsMaxOrgLabels: number;
   poll: { intervalMs: number; concurrency: number; lookbackMs: number; reconcileIntervalMs: number };
+  destinations: {
+    /** Lets destination URLs resolve to loopback, private and link-local addresses (tests, the demo); https stays required. */
+    allowPrivateNetworks: boolean;
+    maxAttempts: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    timeoutMs: number;
+    /** How long a rotated-out webhook secret still signs beside the new one. */
+    secretGraceMs: number;
+    /** How often new events are handed to destinations and due deliveries are sent. */
+    intervalMs: number;
+  };
   submissions: {
     dir: string;
     maxAttachmentBytes: number;
@@ -289,6 +308,15 @@ function toConfig(e: Env): Config {
       concurrency: e.POLL_CONCURRENCY,
       lookbackMs: e.POLL_LOOKBACK_SECONDS * 1000,
       reconcileIntervalMs: e.RECONCILE_INTERVAL_SECONDS * 1000,
+    },
+    destinations: {
+      allowPrivateNetworks: e.DESTINATIONS_ALLOW_PRIVATE_NETWORKS,
+      maxAttempts: e.DESTINATION_MAX_ATTEMPTS,
+      retryBaseMs: e.DESTINATION_RETRY_BASE_SECONDS * 1000,
+      retryMaxMs: e.DESTINATION_RETRY_MAX_SECONDS * 1000,
+      timeoutMs: e.DESTINATION_TIMEOUT_SECONDS * 1000,
+      secretGraceMs: e.DESTINATION_SECRET_GRACE_HOURS * 3600_000,
+      intervalMs: e.EVENTS_INTERVAL_MS,
     },
     submissions: {
       dir: e.SUBMISSION_DIR,

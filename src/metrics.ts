@@ -35,6 +35,14 @@ export class HubMetrics {
     registers: [this.registry],
   });
   readonly submissions = new Counter({ name: 'hub_submissions_total', help: 'Submission outcomes', labelNames: ['route', 'status'], registers: [this.registry] });
+  readonly eventDeliveries = new Counter({ name: 'hub_event_deliveries_total', help: 'Event delivery attempts by destination type and outcome', labelNames: ['type', 'outcome'], registers: [this.registry] });
+  readonly eventDeliverySeconds = new Histogram({
+    name: 'hub_event_delivery_seconds',
+    help: 'Time of one event delivery attempt',
+    labelNames: ['type'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
 
   private readonly orgLabels = new Set<string>();
 

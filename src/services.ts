@@ -10,6 +10,10 @@ import { SftpDelivery } from './export/deliveries/sftp-delivery.js';
 import { SmtpDelivery } from './export/deliveries/smtp-delivery.js';
 import { ExportService } from './export/export-service.js';
 import { sharedDeliveries } from './export/shared-deliveries.js';
+import { DestinationClient } from './events/destination-client.js';
+import { systemResolve, type Resolve } from './events/destination-address.js';
+import { DestinationsService } from './events/destinations-service.js';
+import { EventDeliveries } from './events/event-deliveries.js';
 import { HubMetrics } from './metrics.js';
 import { PollScheduler } from './poller/poll-scheduler.js';
 import { PollService } from './poller/poll-service.js';
@@ -34,6 +38,8 @@ export interface ServiceOverrides {
   deliveryWorkerIntervalMs?: number;
   /** After how long unused agents, connectors, gates and breakers are dropped (tests shorten it). */
   idleEvictMs?: number;
+  /** How destination host names resolve (tests: a resolver that answers what the test needs, never a real lookup). */
+  resolve?: Resolve;
 }
 
 /** Outbound state for hosts nobody used for this long is dropped (checked every minute). */
@@ -49,6 +55,8 @@ export interface Services {
   polls: PollService;
   rows: RowsRepository;
   exports: ExportService;
+  destinations: DestinationsService;
+  eventDeliveries: EventDeliveries;
 }
 
 /**
@@ -135,6 +143,20 @@ export async function createServices(app: FastifyInstance, config: Config, overr
     log: app.log.child({ component: 'export' }),
   });
 
+  const rule = { allowPrivateNetworks: config.destinations.allowPrivateNetworks, resolve: overrides.resolve ?? systemResolve };
+  const destinations = new DestinationsService({ repository: store.destinations, secretBox, rule, secretGraceMs: config.destinations.secretGraceMs, now });
+  const destinationClient = new DestinationClient({ rule, timeoutMs: config.destinations.timeoutMs, extraCa: overrides.extraCa });
+  closers.push(() => destinationClient.close());
+  const eventDeliveries = new EventDeliveries({
+    repository: store.eventDeliveries,
+    destinations,
+    client: destinationClient,
+    settings: config.destinations,
+    metrics,
+    now,
+    log: app.log.child({ component: 'events' }),
+  });
+
   // With a shared PostgreSQL store, scheduled polls and due deliveries are shared out through its job queue
   // (pg-boss); with SQLite the process schedules its own polls and retries its own deliveries.
   const schedulerOptions = {
@@ -151,6 +173,7 @@ export async function createServices(app: FastifyInstance, config: Config, overr
     const queue = new PgJobQueue({ databaseUrl: config.databaseUrl, log: app.log.child({ component: 'job-queue' }) });
     if (config.poll.intervalMs > 0) queue.add(sharedPolls(schedulerOptions));
     queue.add(sharedDeliveries({ exports, repository: submissions, planEveryMs: deliveryIntervalMs, attemptTimeoutMs: config.submissions.attemptTimeoutMs, now }));
+    queue.add(eventDeliveries.sharedWork(config.destinations.intervalMs));
     background.push(queue);
   } else {
     if (config.poll.intervalMs > 0) background.push(new PollScheduler(schedulerOptions));
@@ -162,10 +185,17 @@ export async function createServices(app: FastifyInstance, config: Config, overr
         intervalMs: deliveryIntervalMs,
         log: app.log.child({ component: 'delivery-worker' }),
       }),
+      new OutboxWorker({
+        what: 'event delivery',
+        round: () => eventDeliveries.round(),
+        recoverInterrupted: () => eventDeliveries.recoverInterrupted(),
+        intervalMs: config.destinations.intervalMs,
+        log: app.log.child({ component: 'events' }),
+      }),
     );
   }
   // Closed in reverse: the background stops taking work, then the deliveries in flight are waited for.
-  closers.push(() => exports.drain());
+  closers.push(() => exports.drain(), () => eventDeliveries.drain());
   for (const part of background) {
     app.addHook('onReady', async () => part.start());
     closers.push(() => part.stop());
@@ -177,6 +207,7 @@ export async function createServices(app: FastifyInstance, config: Config, overr
     polls.interrupt();
     for (const part of background) part.interrupt();
     exports.beginShutdown(config.shutdownTimeoutMs / 2);
+    eventDeliveries.beginShutdown(config.shutdownTimeoutMs / 2);
   });
   metrics.gaugeFromStore('hub_outbox_depth', 'Submissions by outbox status', ['status'], async () =>
     (await submissions.depth()).map(({ status, count }) => ({ labels: { status }, value: count })),
@@ -186,5 +217,15 @@ export async function createServices(app: FastifyInstance, config: Config, overr
     (await sync.freshness(now())).map(({ tenant_id, connector, logical, seconds }) => ({ labels: { tenant: tenant_id, connector, table: logical }, value: seconds })),
   );
 
-  return { config, store, now, metrics, connectors, tables, polls, rows, exports };
+  metrics.gaugeFromStore('hub_event_outbox_depth', 'Event deliveries not yet delivered or dead, per destination', ['destination'], async () =>
+    (await store.eventDeliveries.depth()).map(({ destination_id, count }) => ({ labels: { destination: destination_id }, value: count })),
+  );
+  metrics.gaugeFromStore('hub_event_outbox_oldest_seconds', 'Age of the oldest event delivery not yet delivered or dead, per destination', ['destination'], async () =>
+    (await store.eventDeliveries.depth()).map(({ destination_id, oldest_created_at }) => ({
+      labels: { destination: destination_id },
+      value: Math.max(0, (now().getTime() - Date.parse(oldest_created_at)) / 1000),
+    })),
+  );
+
+  return { config, store, now, metrics, connectors, tables, polls, rows, exports, destinations, eventDeliveries };
 }
