@@ -59,7 +59,9 @@ export class DestinationClient {
     } catch (error) {
       const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
       if (code === 'EDESTINATIONNOTALLOWED') throw new DeliveryFailure({ message: (error as Error).message, permanent: true });
-      throw new DeliveryFailure({ message: `no answer: ${code ?? (error as Error).message}` });
+      const cause = (error as { cause?: Error }).cause;
+      const message = [(error as Error).message, cause?.message].filter(Boolean).join(': ');
+      throw new DeliveryFailure({ message: `no answer: ${message}${code ? ` (${code})` : ''}` });
     }
     return { status: answer.statusCode, headers: answer.headers, body: await readStart(answer.body, this.options.maxResponseBytes ?? MAX_RESPONSE_BYTES) };
   }

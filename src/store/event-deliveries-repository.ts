@@ -29,7 +29,7 @@ export interface ClaimedDelivery {
 
 export interface EventDeliveriesRepository {
   /**
-   * Makes the deliveries of events no destination has had yet: per enabled destination, one for each event of its
+   * Makes the deliveries of events no destination has had yet: per destination (a disabled one's wait until it is enabled), one for each event of its
    * tenant after its `dispatched_seq` that it wants, then moves its `dispatched_seq` on. Answers how many it made.
    */
   dispatch(now: string, limit: number): Promise<number>;
@@ -58,7 +58,8 @@ export const DUE = `((d.status IN ('pending', 'pending_retry') AND d.next_attemp
 export const newDeliveryId = (destinationId: string, sequence: number): string => `dlv_${destinationId.slice(4)}_${sequence}`;
 
 export function createEventDeliveriesRepository(db: Db): EventDeliveriesRepository {
-  const enabled = db.prepare<[], DestinationRow & { dispatched_seq: number }>(`SELECT ${DESTINATION_COLUMNS}, dispatched_seq FROM destinations WHERE enabled = 1`);
+  // Disabled destinations get their deliveries too (they wait, visible, until it is enabled again).
+  const destinations = db.prepare<[], DestinationRow & { dispatched_seq: number }>(`SELECT ${DESTINATION_COLUMNS}, dispatched_seq FROM destinations`);
   const eventsAfter = db.prepare<[string, number, number], { sequence: number; type: string; logical: string | null }>(
     'SELECT sequence, type, logical FROM events WHERE tenant_id = ? AND sequence > ? ORDER BY sequence LIMIT ?',
   );
@@ -123,7 +124,7 @@ export function createEventDeliveriesRepository(db: Db): EventDeliveriesReposito
   });
 
   return asPromises<EventDeliveriesRepository>({
-    dispatch: (now, limit) => enabled.all().reduce((made, d) => made + dispatchOne.immediate(d, now, limit), 0),
+    dispatch: (now, limit) => destinations.all().reduce((made, d) => made + dispatchOne.immediate(d, now, limit), 0),
     dueDestinations: (now, limit) => dueDestinations.all({ now, limit }),
     nextDue: (destination, now) => nextDue.get({ destination, now }),
     claim: (id, now, lease) => claimOne.immediate(id, now, lease),

@@ -30,4 +30,155 @@ describe('webhook destinations', () => {
     expect(delivery).toMatchObject({ event_id: event.id, event_type: 'submission.delivered', status: 'delivered', attempts: 2, last_status: 204 });
     expect((await hub.events()).map((e) => e.id)).toStrictEqual([event.id]);
   });
+
+  it('a receiver down for a while gets the event once when it is back', async () => {
+    const receiver = await startReceiver('webhook');
+    const app = await buildEventsHub([receiver]);
+    const hub = eventsClient(app);
+    const made = await hub.create({ type: 'webhook', url: receiver.url });
+    receiver.secrets = [made.secret];
+    await receiver.down();
+    await hub.submit('s-down');
+    await waitFor(async () => (await hub.deliveries(made.id))[0]?.attempts >= 2);
+    expect((await hub.deliveries(made.id))[0]).toMatchObject({ status: 'pending_retry', last_status: null, last_error: expect.stringMatching(/^no answer: .*ECONNREFUSED/) });
+    await receiver.up();
+    await waitFor(async () => (await hub.deliveries(made.id))[0]?.status === 'delivered');
+    expect(receiver.accepted).toHaveLength(1);
+    expect(receiver.received).toHaveLength(1);
+  });
+
+  it('a permanent refusal fails at once; :retry sends a dead letter again as a new series', async () => {
+    const receiver = await startReceiver('webhook');
+    const app = await buildEventsHub([receiver]);
+    const hub = eventsClient(app);
+    const made = await hub.create({ type: 'webhook', url: receiver.url });
+    receiver.secrets = [made.secret];
+    receiver.nextAnswers.push({ status: 400, body: 'unknown event' });
+    await hub.submit('s-refused');
+    const [dead] = await waitFor(async () => {
+      const list = await hub.deliveries(made.id, 'failed');
+      return list.length ? list : null;
+    });
+    expect(dead).toMatchObject({ status: 'failed', attempts: 1, last_status: 400, last_error: 'receiver answered 400: unknown event', next_attempt_at: null });
+    expect(receiver.received).toHaveLength(1);
+    const retried = await hub.call('POST', `/destinations/${made.id}/deliveries/${dead!.id}:retry`, 202);
+    expect(retried).toMatchObject({ id: dead!.id, status: 'delivered', attempts: 1, last_status: 204, last_error: null });
+    expect(receiver.accepted).toHaveLength(1);
+    await hub.call('POST', `/destinations/${made.id}/deliveries/dlv_${'0'.repeat(32)}_9:retry`, 404);
+  });
+
+  it('dead-letters after DESTINATION_MAX_ATTEMPTS answers of 500', async () => {
+    const receiver = await startReceiver('webhook');
+    const app = await buildEventsHub([receiver], { DESTINATION_MAX_ATTEMPTS: '3' });
+    const hub = eventsClient(app);
+    const made = await hub.create({ type: 'webhook', url: receiver.url });
+    receiver.nextAnswers.push({ status: 500 }, { status: 502 }, { status: 500 });
+    await hub.submit('s-500');
+    await waitFor(async () => (await hub.deliveries(made.id))[0]?.status === 'failed');
+    expect((await hub.deliveries(made.id))[0]).toMatchObject({ attempts: 3, last_status: 500 });
+    expect(receiver.received.map((r) => r.status)).toStrictEqual([500, 502, 500]);
+  });
+
+  it('410 Gone disables the destination; PATCH {"enabled": true} enables it and the delivery goes out', async () => {
+    const receiver = await startReceiver('webhook');
+    const app = await buildEventsHub([receiver]);
+    const hub = eventsClient(app);
+    const made = await hub.create({ type: 'webhook', url: receiver.url });
+    receiver.secrets = [made.secret];
+    receiver.nextAnswers.push({ status: 410 });
+    await hub.submit('s-gone-1');
+    await waitFor(async () => (await hub.call('GET', `/destinations/${made.id}`, 200)).enabled === false);
+    expect(await hub.call('GET', `/destinations/${made.id}`, 200)).toMatchObject({ enabled: false, disabled_reason: 'the receiver answered 410 Gone' });
+    await hub.submit('s-gone-2');
+    // A disabled destination still gets its deliveries made; they wait until it is enabled.
+    await waitFor(async () => (await hub.deliveries(made.id)).length === 2);
+    expect((await hub.deliveries(made.id)).map((d) => d.status)).toStrictEqual(['pending', 'failed']);
+    expect(receiver.received).toHaveLength(1);
+    expect(await hub.call('PATCH', `/destinations/${made.id}`, 200, { enabled: true })).toMatchObject({ enabled: true, disabled_reason: null });
+    await waitFor(() => receiver.accepted.length === 1);
+    expect(JSON.parse(receiver.accepted[0]!.body).data.submission_package_id).toBe('s-gone-2');
+  });
+
+  it('sends only the event types and tables a destination asks for, and only events made after it', async () => {
+    const all = await startReceiver('webhook');
+    const onlyFailed = await startReceiver('webhook');
+    const app = await buildEventsHub([all, onlyFailed]);
+    const hub = eventsClient(app);
+    await hub.submit('before');
+    const a = await hub.create({ type: 'webhook', url: all.url, tables: ['account'] });
+    const f = await hub.create({ type: 'webhook', url: onlyFailed.url, events: ['submission.failed'] });
+    all.secrets = [a.secret];
+    onlyFailed.secrets = [f.secret];
+    await hub.submit('after');
+    await waitFor(() => all.accepted.length === 1);
+    expect(JSON.parse(all.accepted[0]!.body).data.submission_package_id).toBe('after');
+    expect(await hub.deliveries(f.id)).toStrictEqual([]);
+    expect(onlyFailed.received).toHaveLength(0);
+    await hub.create({ type: 'webhook', url: all.url, events: ['rows.changed', 'no.such'] }, 400);
+  });
+
+  it(':rotate-secret shows a new secret once; during the grace period both sign, after it only the new one', async () => {
+    const receiver = await startReceiver('webhook');
+    const app = await buildEventsHub([receiver], { DESTINATION_SECRET_GRACE_HOURS: '1' });
+    const hub = eventsClient(app);
+    const made = await hub.create({ type: 'webhook', url: receiver.url });
+    const rotated = await hub.call('POST', `/destinations/${made.id}:rotate-secret`, 200);
+    expect(rotated.secret).toMatch(/^whsec_/);
+    expect(rotated.secret).not.toBe(made.secret);
+    receiver.secrets = [made.secret];
+    await hub.submit('s-old-secret');
+    await waitFor(() => receiver.accepted.length === 1);
+    const signatures = (receiver.accepted[0]!.headers['webhook-signature'] as string).split(' ');
+    expect(signatures).toHaveLength(2);
+    expect(() => new Webhook(rotated.secret).verify(receiver.accepted[0]!.body, receiver.accepted[0]!.headers as Record<string, string>)).not.toThrow();
+
+    const noGrace = await buildEventsHub([receiver], { DESTINATION_SECRET_GRACE_HOURS: '0' });
+    const other = eventsClient(noGrace);
+    const second = await other.create({ type: 'webhook', url: receiver.url });
+    const fresh = await other.call('POST', `/destinations/${second.id}:rotate-secret`, 200);
+    receiver.secrets = [fresh.secret];
+    await other.submit('s-new-secret');
+    await waitFor(() => receiver.accepted.length === 2);
+    expect((receiver.accepted[1]!.headers['webhook-signature'] as string).split(' ')).toHaveLength(1);
+    const slack = await other.create({ type: 'slack', url: 'https://127.0.0.1:9/services/x' });
+    expect(await other.call('POST', `/destinations/${slack.id}:rotate-secret`, 400)).toStrictEqual({
+      error: { code: 'not_a_webhook', message: `Destination '${slack.id}' is a slack destination; only webhook destinations have a signing secret.` },
+    });
+  });
+
+  it(':test sends a hub.test event now and answers whether the receiver took it', async () => {
+    const receiver = await startReceiver('webhook');
+    const app = await buildEventsHub([receiver]);
+    const hub = eventsClient(app);
+    const made = await hub.create({ type: 'webhook', url: receiver.url });
+    receiver.secrets = [made.secret];
+    expect(await hub.call('POST', `/destinations/${made.id}:test`, 200)).toStrictEqual({ ok: true, status: 204 });
+    expect(JSON.parse(receiver.accepted[0]!.body)).toMatchObject({ type: 'hub.test', tenant_id: 'acme' });
+    receiver.secrets = [];
+    expect(await hub.call('POST', `/destinations/${made.id}:test`, 200)).toStrictEqual({ ok: false, status: 401, error: 'receiver answered 401: bad signature' });
+    await receiver.down();
+    // The first try may meet the keep-alive socket the receiver just closed; the next one finds nobody listening.
+    expect(await hub.call('POST', `/destinations/${made.id}:test`, 200)).toMatchObject({ ok: false, status: null, error: expect.stringMatching(/^no answer: /) });
+    expect(await hub.call('POST', `/destinations/${made.id}:test`, 200)).toMatchObject({ ok: false, status: null, error: expect.stringMatching(/^no answer: .*ECONNREFUSED/) });
+    expect(await hub.deliveries(made.id)).toStrictEqual([]);
+  });
+
+  it('answers clear errors for unknown destinations, bad bodies, and a hub without HUB_SECRET_KEY', async () => {
+    const receiver = await startReceiver('webhook');
+    const app = await buildEventsHub([receiver]);
+    const hub = eventsClient(app);
+    const missing = `dst_${'a'.repeat(32)}`;
+    expect(await hub.call('GET', `/destinations/${missing}`, 404)).toStrictEqual({ error: { code: 'destination_not_found', message: `Tenant 'acme' has no destination '${missing}'.` } });
+    await hub.call('DELETE', `/destinations/${missing}`, 404);
+    await hub.call('GET', '/destinations/nope', 400);
+    await hub.create({ type: 'pager', url: receiver.url }, 400);
+    await hub.create({ type: 'webhook', url: receiver.url, extra: 1 }, 400);
+    const made = await hub.create({ type: 'webhook', url: receiver.url });
+    expect(await eventsClient(app, 'globex').call('GET', `/destinations/${made.id}`, 404)).toMatchObject({ error: { code: 'destination_not_found' } });
+    await hub.call('DELETE', `/destinations/${made.id}`, 204);
+    await hub.call('GET', `/destinations/${made.id}`, 404);
+
+    const keyless = await buildEventsHub([receiver], { HUB_SECRET_KEY: '' });
+    expect(await eventsClient(keyless).create({ type: 'webhook', url: receiver.url }, 503)).toMatchObject({ error: { code: 'secret_key_not_configured' } });
+  });
 });

@@ -20,6 +20,8 @@ export interface Received {
   body: string;
   /** What the receiver answered. */
   status: number;
+  /** When it arrived (ms since the epoch). */
+  at: number;
 }
 
 export interface Answer {
@@ -60,7 +62,7 @@ const json = (status: number, body: unknown): Answer => ({ status, headers: { 'c
  * https://api.slack.com/reference/block-kit/blocks]: `text` or blocks; ≤ 50 blocks; a header's plain_text ≤ 150,
  * a section's text ≤ 3 000, ≤ 10 fields of ≤ 2 000. Answers `ok`, or 400 `invalid_payload` / `no_text` as Slack does.
  */
-function slackAnswer(body: unknown): Answer {
+export function slackAnswer(body: unknown): Answer {
   const message = body as { text?: unknown; blocks?: Array<Record<string, any>> };
   if (typeof message.text !== 'string' || message.text.length === 0) return text(400, 'no_text');
   const blocks = message.blocks ?? [];
@@ -77,7 +79,7 @@ function slackAnswer(body: unknown): Answer {
 }
 
 /** Discord's embed limits [D: https://discord.com/developers/docs/resources/message#embed-object-embed-limits]; 400 50035 as Discord answers. */
-function discordAnswer(body: unknown, path: string): Answer {
+export function discordAnswer(body: unknown, path: string): Answer {
   const message = body as { content?: string; embeds?: Array<Record<string, any>>; allowed_mentions?: { parse?: unknown[] } };
   const embeds = message.embeds ?? [];
   const invalid = (why: string) => json(400, { code: 50035, message: 'Invalid Form Body', errors: { embeds: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: why }] } } });
@@ -103,7 +105,7 @@ function discordAnswer(body: unknown, path: string): Answer {
  * A Teams Workflows webhook: a message with one Adaptive Card attachment, parsed by Microsoft's own `adaptivecards`
  * package (unknown elements or properties are parse events), version 1.4 or later. 202 with no body, as Workflows answers.
  */
-function teamsAnswer(body: unknown): Answer {
+export function teamsAnswer(body: unknown): Answer {
   const message = body as { type?: string; attachments?: Array<{ contentType?: string; content?: Record<string, any> }> };
   const bad = (why: string) => json(400, { error: { code: 'InvalidRequestContent', message: why } });
   if (message.type !== 'message' || message.attachments?.length !== 1) return bad('a message with one attachment');
@@ -149,7 +151,7 @@ export async function startReceiver(kind: ReceiverKind): Promise<Receiver> {
         req.on('end', () => {
           const body = Buffer.concat(chunks).toString('utf8');
           const answer = receiver.nextAnswers.shift() ?? normalAnswer(req.url ?? '', req.headers, body);
-          const entry = { path: req.url ?? '', headers: req.headers, body, status: answer.status };
+          const entry = { path: req.url ?? '', headers: req.headers, body, status: answer.status, at: Date.now() };
           receiver.received.push(entry);
           if (answer.status >= 200 && answer.status < 300) {
             const id = req.headers['webhook-id'] as string | undefined;

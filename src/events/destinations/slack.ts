@@ -19,7 +19,7 @@ export const slack: DestinationKind = {
       { type: 'section', text: { type: 'mrkdwn', text: truncate(escape(s.text), 3000) } },
       { type: 'section', fields: s.fields.slice(0, 10).map((f) => ({ type: 'mrkdwn', text: truncate(`*${escape(f.name)}*\n${escape(f.value)}`, 2000) })) },
     ];
-    return { body: JSON.stringify({ text: truncate(`${s.title}: ${s.text}`, 3000), blocks }), headers: {} };
+    return { body: JSON.stringify({ text: truncate(escape(`${s.title}: ${s.text}`), 3000), blocks }), headers: {} };
   },
   verdict: (answer) => {
     const code = answer.body.trim();

@@ -17,7 +17,7 @@ export function createPgEventDeliveriesRepository(pool: PgPool): EventDeliveries
     inTransaction(pool, async (client) => {
       const row = (
         await client.query<DestinationRow & { dispatched_seq: number }>(
-          `SELECT ${DESTINATION_COLUMNS}, dispatched_seq FROM destinations WHERE id = $1 AND enabled = 1 FOR UPDATE SKIP LOCKED`,
+          `SELECT ${DESTINATION_COLUMNS}, dispatched_seq FROM destinations WHERE id = $1 FOR UPDATE SKIP LOCKED`,
           [destinationId],
         )
       ).rows[0];
@@ -44,7 +44,7 @@ export function createPgEventDeliveriesRepository(pool: PgPool): EventDeliveries
   return {
     dispatch: async (now, limit) => {
       const { rows } = await pool.query<{ id: string }>(
-        'SELECT d.id FROM destinations d WHERE d.enabled = 1 AND EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = d.tenant_id AND e.sequence > d.dispatched_seq)',
+        'SELECT d.id FROM destinations d WHERE EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = d.tenant_id AND e.sequence > d.dispatched_seq)',
       );
       let made = 0;
       for (const { id } of rows) made += await dispatchOne(id, now, limit);
