@@ -17,6 +17,9 @@ const POSTGRES_SUITE = [
   'test/connectors/dataverse/sandbox-connector.test.ts',
   'test/connectors/dataverse/outbound-hardening.test.ts',
   'test/store/sync-repository.test.ts',
+  'test/events/*-destinations.test.ts',
+  'test/events/poll-events.test.ts',
+  'test/events/event-crash.test.ts',
   'test/**/pg-*.test.ts',
 ];
 

@@ -27,6 +27,8 @@ describe('chat destinations', () => {
       if (kind === 'slack') expect(body.text).toContain('delivered');
       if (kind === 'discord') expect(body.embeds[0].title).toContain('delivered');
       if (kind === 'teams') expect(body.attachments[0].content.version).toBe('1.4');
+      // The receiver has it; the hub records the outcome just after.
+      await waitFor(async () => (await hub.deliveries(made.id))[0]?.status === 'delivered');
       expect((await hub.deliveries(made.id))[0]).toMatchObject({ status: 'delivered', last_status: kind === 'teams' ? 202 : 200 });
       expect(await hub.call('POST', `/destinations/${made.id}:test`, 200)).toStrictEqual({ ok: true, status: kind === 'teams' ? 202 : 200 });
     });
@@ -45,6 +47,7 @@ describe('chat destinations', () => {
     // The backoff here is 50–200 ms: only the Retry-After explains a second or more between the two (a lower
     // bound, which only a hub that retries too early can miss).
     expect(sent!.at - limited!.at).toBeGreaterThanOrEqual(1000);
+    await waitFor(async () => (await hub.deliveries(made.id))[0]?.status === 'delivered');
     expect((await hub.deliveries(made.id))[0]).toMatchObject({ status: 'delivered', attempts: 2 });
 
     receiver.nextAnswers.push({ status: 400, headers: { 'content-type': 'text/plain' }, body: 'invalid_payload' });
@@ -64,6 +67,7 @@ describe('chat destinations', () => {
     // retry_after is 0.8 s, the header says 1: the body's float is the one honoured (a lower bound, as above).
     const [limited, sent] = receiver.received;
     expect(sent!.at - limited!.at).toBeGreaterThanOrEqual(800);
+    await waitFor(async () => (await hub.deliveries(made.id))[0]?.status === 'delivered');
     expect((await hub.deliveries(made.id))[0]).toMatchObject({ status: 'delivered', attempts: 2, last_status: 200 });
   });
 });

@@ -26,6 +26,7 @@ describe('webhook destinations', () => {
     const event = new Webhook(made.secret).verify(second!.body, second!.headers as Record<string, string>) as Record<string, any>;
     expect(event).toMatchObject({ type: 'submission.delivered', tenant_id: 'acme', data: { submission_package_id: 's-1', route: 'local' } });
     expect(event.id).toBe(second!.headers['webhook-id']);
+    await waitFor(async () => (await hub.deliveries(made.id))[0]?.status === 'delivered');
     const [delivery] = await hub.deliveries(made.id);
     expect(delivery).toMatchObject({ event_id: event.id, event_type: 'submission.delivered', status: 'delivered', attempts: 2, last_status: 204 });
     expect((await hub.events()).map((e) => e.id)).toStrictEqual([event.id]);
@@ -55,10 +56,8 @@ describe('webhook destinations', () => {
     receiver.secrets = [made.secret];
     receiver.nextAnswers.push({ status: 400, body: 'unknown event' });
     await hub.submit('s-refused');
-    const [dead] = await waitFor(async () => {
-      const list = await hub.deliveries(made.id, 'failed');
-      return list.length ? list : null;
-    });
+    await waitFor(async () => (await hub.deliveries(made.id, 'failed')).length === 1);
+    const [dead] = await hub.deliveries(made.id, 'failed');
     expect(dead).toMatchObject({ status: 'failed', attempts: 1, last_status: 400, last_error: 'receiver answered 400: unknown event', next_attempt_at: null });
     expect(receiver.received).toHaveLength(1);
     const retried = await hub.call('POST', `/destinations/${made.id}/deliveries/${dead!.id}:retry`, 202);
