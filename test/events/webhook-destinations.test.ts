@@ -180,4 +180,45 @@ describe('webhook destinations', () => {
     const keyless = await buildEventsHub([receiver], { HUB_SECRET_KEY: '' });
     expect(await eventsClient(keyless).create({ type: 'webhook', url: receiver.url }, 503)).toMatchObject({ error: { code: 'secret_key_not_configured' } });
   });
+
+  it('one hanging receiver never delays another destination; it gets its events once it answers again', async () => {
+    const hanging = await startReceiver('webhook');
+    const healthy = await startReceiver('webhook');
+    const app = await buildEventsHub([hanging, healthy], { DESTINATION_TIMEOUT_SECONDS: '30' });
+    const hub = eventsClient(app);
+    const stuck = await hub.create({ type: 'webhook', url: hanging.url });
+    const fine = await hub.create({ type: 'webhook', url: healthy.url });
+    hanging.secrets = [stuck.secret];
+    healthy.secrets = [fine.secret];
+    hanging.holding = true;
+    for (let i = 0; i < 5; i++) await hub.submit(`s-${i}`);
+    await waitFor(() => healthy.accepted.length === 5);
+    // All five reached the healthy receiver while the other still holds its first request unanswered.
+    expect(hanging.held).toBe(1);
+    expect(hanging.received).toHaveLength(0);
+    hanging.release();
+    await waitFor(() => hanging.accepted.length === 5);
+    expect(hanging.accepted.map((r) => JSON.parse(r.body).data.submission_package_id)).toStrictEqual(['s-0', 's-1', 's-2', 's-3', 's-4']);
+  });
+
+  it('metrics: deliveries by type and outcome, delivery time, outbox depth and oldest age per destination', async () => {
+    const receiver = await startReceiver('webhook');
+    const app = await buildEventsHub([receiver]);
+    const hub = eventsClient(app);
+    const made = await hub.create({ type: 'webhook', url: receiver.url });
+    receiver.secrets = [made.secret];
+    await receiver.down();
+    await hub.submit('m-1');
+    await waitFor(async () => (await hub.deliveries(made.id))[0]?.attempts >= 1);
+    const during = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(during).toContain(`hub_event_outbox_depth{destination="${made.id}"} 1`);
+    expect(during).toMatch(new RegExp(`hub_event_outbox_oldest_seconds\\{destination="${made.id}"\\} \\d`));
+    expect(during).toMatch(/hub_event_deliveries_total\{type="webhook",outcome="pending_retry"\} [1-9]/);
+    await receiver.up();
+    await waitFor(async () => (await hub.deliveries(made.id))[0]?.status === 'delivered');
+    const after = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(after).toContain('hub_event_deliveries_total{type="webhook",outcome="delivered"} 1');
+    expect(after).toMatch(/hub_event_delivery_seconds_count\{type="webhook"\} [2-9]/);
+    expect(after).not.toContain(`hub_event_outbox_depth{destination="${made.id}"}`);
+  });
 });

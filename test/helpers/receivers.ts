@@ -43,6 +43,11 @@ export interface Receiver {
   secrets: string[];
   /** Answers to give instead of the normal one, first come first used. */
   nextAnswers: Answer[];
+  /** While set, requests get no answer until `release()` (a receiver that hangs). */
+  holding: boolean;
+  /** Requests held so far (arrived, not answered). */
+  held: number;
+  release(): void;
   down(): Promise<void>;
   up(): Promise<void>;
 }
@@ -126,6 +131,7 @@ export function teamsAnswer(body: unknown): Answer {
 export async function startReceiver(kind: ReceiverKind): Promise<Receiver> {
   const { key, cert } = await createLoopbackCertificate();
   const seenIds = new Set<string>();
+  const waiting: Array<() => void> = [];
   let server: Server | null = null;
   let port = 0;
   const receiver: Receiver = {
@@ -136,6 +142,12 @@ export async function startReceiver(kind: ReceiverKind): Promise<Receiver> {
     accepted: [],
     secrets: [],
     nextAnswers: [],
+    holding: false,
+    held: 0,
+    release: () => {
+      receiver.holding = false;
+      for (const resume of waiting.splice(0)) resume();
+    },
     down: async () => {
       const closing = server;
       server = null;
@@ -148,7 +160,11 @@ export async function startReceiver(kind: ReceiverKind): Promise<Receiver> {
       const s = createServer({ key, cert }, (req, res) => {
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
-        req.on('end', () => {
+        req.on('end', async () => {
+          if (receiver.holding) {
+            receiver.held++;
+            await new Promise<void>((resume) => waiting.push(resume));
+          }
           const body = Buffer.concat(chunks).toString('utf8');
           const answer = receiver.nextAnswers.shift() ?? normalAnswer(req.url ?? '', req.headers, body);
           const entry = { path: req.url ?? '', headers: req.headers, body, status: answer.status, at: Date.now() };
@@ -199,7 +215,10 @@ export async function startReceiver(kind: ReceiverKind): Promise<Receiver> {
     }
   }
   await receiver.up();
-  onTestFinished(() => receiver.down());
+  onTestFinished(() => {
+    receiver.release();
+    return receiver.down();
+  });
   return receiver;
 }
 
