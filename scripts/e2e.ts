@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -43,6 +43,8 @@ try {
       '--no-install', 'newman', 'run', 'postman/integration-hub.postman_collection.json',
       '--environment', 'postman/demo.postman_environment.json',
       '--env-var', `baseUrl=${baseUrl}`, '--env-var', `token=${token}`,
+      // The demo writes its webhook receiver's URL next to its database.
+      '--env-var', `receiverUrl=${readFileSync(join(dir, 'data', 'demo-receiver-url'), 'utf8')}`,
       '--reporters', 'cli', '--color', 'off',
     ],
     { stdio: 'inherit' },

@@ -8,20 +8,23 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { readEnvironment } from '../config.js';
 import { bcSandboxEnv, startBcSandbox } from './bc/index.js';
+import { startDemoReceiver } from './demo-receiver.js';
 import { startSandbox } from './index.js';
 
 const env = readEnvironment();
 const sandbox = await startSandbox();
 const bc = await startBcSandbox();
+const receiver = await startDemoReceiver();
 const dbPath = env.HUB_DB_PATH ?? './data/demo.db';
 // The sandbox's certificate and URL live next to the demo's database.
 const dataDir = resolve(dirname(dbPath));
 const certPath = join(dataDir, 'sandbox-ca.pem');
 mkdirSync(dataDir, { recursive: true });
-// Both sandboxes' certificates in one bundle: NODE_EXTRA_CA_CERTS names one file.
-writeFileSync(certPath, `${sandbox.caPem}\n${bc.caPem}`);
+// The sandboxes' and the receiver's certificates in one bundle: NODE_EXTRA_CA_CERTS names one file.
+writeFileSync(certPath, `${sandbox.caPem}\n${bc.caPem}\n${receiver.caPem}`);
 writeFileSync(join(dataDir, 'sandbox-url'), sandbox.orgUrl);
 writeFileSync(join(dataDir, 'bc-sandbox-url'), bc.apiUrl);
+writeFileSync(join(dataDir, 'demo-receiver-url'), receiver.url);
 
 const hubEnv: Record<string, string> = {
   HUB_HOST: env.HUB_HOST ?? '127.0.0.1',
@@ -35,6 +38,8 @@ const hubEnv: Record<string, string> = {
   D365_CLIENT_SECRET: sandbox.clientSecret,
   D365_AUTHORITY_HOST: sandbox.authorityHost,
   ...bcSandboxEnv(bc),
+  // The demo receiver listens on 127.0.0.1, which destinations may not reach in production.
+  DESTINATIONS_ALLOW_PRIVATE_NETWORKS: 'true',
   NODE_EXTRA_CA_CERTS: certPath,
 };
 const hubUrl = `http://${hubEnv.HUB_HOST === '0.0.0.0' ? '127.0.0.1' : hubEnv.HUB_HOST}:${hubEnv.HUB_PORT}`;
@@ -48,6 +53,7 @@ process.stdout.write(
     `Hub: ${hubUrl}   ready-made tenant: demo   sandbox admin API: ${sandbox.orgUrl}/_sandbox/tables`,
     `Try: curl -s -X POST ${hubUrl}/tenants/demo/connectors/d365:test`,
     `     curl -s -X POST ${hubUrl}/tenants/demo/connectors/bc:test`,
+    `Demo webhook receiver: ${receiver.url}   (what it received: curl -sk ${new URL(receiver.url).origin}/_receiver/events)`,
     '',
   ].join('\n'),
 );
@@ -66,6 +72,6 @@ const stop = (signal: NodeJS.Signals) => {
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
 hub.on('exit', async (code) => {
-  await Promise.all([sandbox.close(), bc.close()]);
+  await Promise.all([sandbox.close(), bc.close(), receiver.close()]);
   process.exit(code ?? 0);
 });
