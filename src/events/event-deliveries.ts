@@ -23,8 +23,8 @@ export interface EventDeliveriesDeps {
   random?: () => number;
 }
 
-/** Deliveries a lane sends one after another before it gives the other lanes a turn. */
-const LANE_BATCH = 100;
+/** Deliveries a queued job's lane sends before it gives its worker slot to another destination (PostgreSQL mode). */
+const JOB_BATCH = 500;
 /** Events handed to one destination per dispatch. */
 const DISPATCH_LIMIT = 1000;
 /** A destination's circuit opens after this many failed attempts in a row, for a minute. */
@@ -86,13 +86,13 @@ export class EventDeliveries {
       queue: 'hub-event-delivery',
       concurrency: 8,
       planEveryMs,
-      expireInSeconds: Math.ceil((this.outbox.leaseMs * LANE_BATCH) / 1000),
+      expireInSeconds: Math.ceil((this.outbox.leaseMs * JOB_BATCH) / 1000),
       due: async () => {
         const now = this.deps.now().toISOString();
         await this.deps.repository.dispatch(now, DISPATCH_LIMIT);
         return (await this.deps.repository.dueDestinations(now, 1000)).map((destination) => ({ key: destination, data: { destination } }));
       },
-      run: ({ destination }) => this.lane(destination),
+      run: ({ destination }) => this.lane(destination, JOB_BATCH),
     };
   }
 
@@ -145,10 +145,11 @@ export class EventDeliveries {
     this.lanes.set(destination, lane);
   }
 
-  private async lane(destination: string): Promise<void> {
+  /** Sends the destination's due deliveries oldest first, until none is due, one fails, or `maxSends` went out. */
+  private async lane(destination: string, maxSends = Number.POSITIVE_INFINITY): Promise<void> {
     const { repository } = this.deps;
     const breaker = this.breaker(destination);
-    for (let sent = 0; sent < LANE_BATCH && !this.outbox.isStopping; sent++) {
+    for (let sent = 0; sent < maxSends && !this.outbox.isStopping; sent++) {
       const id = await repository.nextDue(destination, this.deps.now().toISOString());
       if (!id) return;
       let probe: boolean;
