@@ -4,6 +4,16 @@ import { buildEventsHub, eventsClient } from '../helpers/events-hub.js';
 import { startReceiver } from '../helpers/receivers.js';
 import { waitFor } from '../helpers/wait.js';
 
+/** A webhook receiver, a hub trusting it, and a destination to it whose secret the receiver verifies with. */
+async function webhookSetup(env: Record<string, string> = {}) {
+  const receiver = await startReceiver('webhook');
+  const app = await buildEventsHub([receiver], env);
+  const hub = eventsClient(app);
+  const made = await hub.create({ type: 'webhook', url: receiver.url });
+  receiver.secrets = [made.secret];
+  return { receiver, app, hub, made };
+}
+
 describe('webhook destinations', () => {
   it('shows the whsec_ secret once, signs every event with it (verified by standardwebhooks), and keeps webhook-id across retries', async () => {
     const receiver = await startReceiver('webhook');
@@ -33,11 +43,7 @@ describe('webhook destinations', () => {
   });
 
   it('a receiver down for a while gets the event once when it is back', async () => {
-    const receiver = await startReceiver('webhook');
-    const app = await buildEventsHub([receiver]);
-    const hub = eventsClient(app);
-    const made = await hub.create({ type: 'webhook', url: receiver.url });
-    receiver.secrets = [made.secret];
+    const { receiver, app, hub, made } = await webhookSetup();
     await receiver.down();
     await hub.submit('s-down');
     await waitFor(async () => (await hub.deliveries(made.id))[0]?.attempts >= 2);
@@ -49,11 +55,7 @@ describe('webhook destinations', () => {
   });
 
   it('a permanent refusal fails at once; :retry sends a dead letter again as a new series', async () => {
-    const receiver = await startReceiver('webhook');
-    const app = await buildEventsHub([receiver]);
-    const hub = eventsClient(app);
-    const made = await hub.create({ type: 'webhook', url: receiver.url });
-    receiver.secrets = [made.secret];
+    const { receiver, app, hub, made } = await webhookSetup();
     receiver.nextAnswers.push({ status: 400, body: 'unknown event' });
     await hub.submit('s-refused');
     await waitFor(async () => (await hub.deliveries(made.id, 'failed')).length === 1);
@@ -79,11 +81,7 @@ describe('webhook destinations', () => {
   });
 
   it('410 Gone disables the destination; PATCH {"enabled": true} enables it and the delivery goes out', async () => {
-    const receiver = await startReceiver('webhook');
-    const app = await buildEventsHub([receiver]);
-    const hub = eventsClient(app);
-    const made = await hub.create({ type: 'webhook', url: receiver.url });
-    receiver.secrets = [made.secret];
+    const { receiver, app, hub, made } = await webhookSetup();
     receiver.nextAnswers.push({ status: 410 });
     await hub.submit('s-gone-1');
     await waitFor(async () => (await hub.call('GET', `/destinations/${made.id}`, 200)).enabled === false);
@@ -146,11 +144,7 @@ describe('webhook destinations', () => {
   });
 
   it(':test sends a hub.test event now and answers whether the receiver took it', async () => {
-    const receiver = await startReceiver('webhook');
-    const app = await buildEventsHub([receiver]);
-    const hub = eventsClient(app);
-    const made = await hub.create({ type: 'webhook', url: receiver.url });
-    receiver.secrets = [made.secret];
+    const { receiver, app, hub, made } = await webhookSetup();
     expect(await hub.call('POST', `/destinations/${made.id}:test`, 200)).toStrictEqual({ ok: true, status: 204 });
     expect(JSON.parse(receiver.accepted[0]!.body)).toMatchObject({ type: 'hub.test', tenant_id: 'acme' });
     receiver.secrets = [];
@@ -202,11 +196,7 @@ describe('webhook destinations', () => {
   });
 
   it('metrics: deliveries by type and outcome, delivery time, outbox depth and oldest age per destination', async () => {
-    const receiver = await startReceiver('webhook');
-    const app = await buildEventsHub([receiver]);
-    const hub = eventsClient(app);
-    const made = await hub.create({ type: 'webhook', url: receiver.url });
-    receiver.secrets = [made.secret];
+    const { receiver, app, hub, made } = await webhookSetup();
     await receiver.down();
     await hub.submit('m-1');
     await waitFor(async () => (await hub.deliveries(made.id))[0]?.attempts >= 1);
