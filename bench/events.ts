@@ -5,8 +5,9 @@
  *      subscribed to rows.changed (the receiver answers at once), medians of `repeats` rounds each; and, with the
  *      destination, the time from the poll's answer to its rows.changed reaching the receiver.
  *   2. throughput: `events` submission.delivered events (route=local submissions, 8 at a time) delivered to one
- *      destination and to four: events/s from the first post to the last delivery, and each event's latency from
- *      its created_at to its arrival.
+ *      destination and to four: live (deliveries/s from the first post to the last delivery, each event's latency
+ *      from its created_at to its arrival) and drain (the destinations disabled while the events are made, then
+ *      enabled: how fast waiting deliveries go out).
  * Writes the events section of BENCHMARKS.md.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -96,7 +97,7 @@ async function startHub(name: string): Promise<{ child: ChildProcess; base: stri
   throw new Error('hub did not start');
 }
 
-async function call(method: 'GET' | 'POST', url: string, body?: unknown): Promise<any> {
+async function call(method: 'GET' | 'POST' | 'PATCH', url: string, body?: unknown): Promise<any> {
   const res = await request(url, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
   const text = await res.body.text();
   if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${text}`);
@@ -113,7 +114,7 @@ const until = async (check: () => boolean, timeoutMs: number) => {
 
 const cost: Record<'none' | 'webhook', Array<{ rowsPerSecond: number }>> = { none: [], webhook: [] };
 const pollToDelivered: number[] = [];
-const throughput: Array<{ destinations: number; deliveriesPerSecond: number; p50: number; p95: number }> = [];
+const throughput: Array<{ destinations: number; liveDeliveriesPerSecond: number; drainDeliveriesPerSecond: number; p50: number; p95: number }> = [];
 try {
   for (let round = 1; round <= REPEATS; round++) {
     for (const variant of ['none', 'webhook'] as const) {
@@ -136,25 +137,44 @@ try {
     }
   }
 
-  for (const destinations of [1, 4]) {
-    const hub = await startHub(`throughput-${destinations}`);
-    for (let d = 0; d < destinations; d++) await call('POST', `${hub.base}/tenants/bench/destinations`, { type: 'webhook', url: `${receiverUrl}/${d}`, events: ['submission.delivered'] });
-    arrivals.clear();
-    const started = Date.now();
-    let next = 0;
+  const post = async (base: string, from: number) => {
+    let next = from;
     await Promise.all(
       Array.from({ length: 8 }, async () => {
-        while (next < EVENTS) {
+        while (next < from + EVENTS) {
           const i = next++;
-          await call('POST', `${hub.base}/tenants/bench/connectors/d365/submit`, { submission_package_id: `e-${i}`, route: 'local', answers: { i }, attachments: [] });
+          await call('POST', `${base}/tenants/bench/connectors/d365/submit`, { submission_package_id: `e-${i}`, route: 'local', answers: { i }, attachments: [] });
         }
       }),
     );
+  };
+  for (const destinations of [1, 4]) {
+    const hub = await startHub(`throughput-${destinations}`);
+    const ids: string[] = [];
+    for (let d = 0; d < destinations; d++) ids.push((await call('POST', `${hub.base}/tenants/bench/destinations`, { type: 'webhook', url: `${receiverUrl}/${d}`, events: ['submission.delivered'] })).id);
+    // Live: events made (8 submissions at a time) and delivered as they come.
+    arrivals.clear();
+    const started = Date.now();
+    await post(hub.base, 0);
     await until(() => arrivals.size >= EVENTS * destinations, 300_000);
     const seconds = (Math.max(...[...arrivals.values()].map((a) => a.at)) - started) / 1000;
     const latencies = [...arrivals.values()].map((a) => a.at - a.created);
-    throughput.push({ destinations, deliveriesPerSecond: (EVENTS * destinations) / seconds, p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95) });
-    log(`${destinations} destination(s): ${Math.round((EVENTS * destinations) / seconds)} deliveries/s`);
+    // Drain: the destinations disabled while the events are made, then enabled: deliveries waiting, sent as fast as they go.
+    for (const id of ids) await call('PATCH', `${hub.base}/tenants/bench/destinations/${id}`, { enabled: false });
+    await post(hub.base, EVENTS);
+    arrivals.clear();
+    const drainStart = Date.now();
+    for (const id of ids) await call('PATCH', `${hub.base}/tenants/bench/destinations/${id}`, { enabled: true });
+    await until(() => arrivals.size >= EVENTS * destinations, 300_000);
+    const drainSeconds = (Math.max(...[...arrivals.values()].map((a) => a.at)) - drainStart) / 1000;
+    throughput.push({
+      destinations,
+      liveDeliveriesPerSecond: (EVENTS * destinations) / seconds,
+      drainDeliveriesPerSecond: (EVENTS * destinations) / drainSeconds,
+      p50: percentile(latencies, 0.5),
+      p95: percentile(latencies, 0.95),
+    });
+    log(`${destinations} destination(s): live ${Math.round((EVENTS * destinations) / seconds)}, drain ${Math.round((EVENTS * destinations) / drainSeconds)} deliveries/s`);
     await hub.stop();
   }
 } finally {
@@ -179,9 +199,9 @@ const section = [
   '',
   `From the poll's answer to its rows.changed at the receiver: median ${median(pollToDelivered)} ms (${pollToDelivered.join(', ')} ms); bounded by the round of EVENTS_INTERVAL_MS.`,
   '',
-  `| ${EVENTS} submission events (8 posts at a time) | deliveries/s (first post → last delivery) | latency p50 (created → received) | latency p95 |`,
-  '|---|---|---|---|',
-  ...throughput.map((t) => `| ${t.destinations} webhook destination(s) | ${Math.round(t.deliveriesPerSecond)} | ${t.p50} ms | ${t.p95} ms |`),
+  `| ${EVENTS} submission events | live: deliveries/s, first post → last delivery (8 posts at a time) | latency p50 (created → received) | latency p95 | drain: deliveries/s of ${EVENTS} waiting per destination |`,
+  '|---|---|---|---|---|',
+  ...throughput.map((t) => `| ${t.destinations} webhook destination(s) | ${Math.round(t.liveDeliveriesPerSecond)} | ${t.p50} ms | ${t.p95} ms | ${Math.round(t.drainDeliveriesPerSecond)} |`),
   '<!-- events:end -->',
 ].join('\n');
 process.stdout.write(`${section}\n`);

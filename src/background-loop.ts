@@ -8,6 +8,8 @@ import type { FastifyBaseLogger } from 'fastify';
 export class BackgroundLoop {
   private readonly abort = new AbortController();
   private loop: Promise<void> | null = null;
+  private nap: AbortController | null = null;
+  private woken = false;
 
   constructor(private readonly options: { everyMs: number; round: () => Promise<unknown> | unknown; log: FastifyBaseLogger; what: string }) {}
 
@@ -23,6 +25,12 @@ export class BackgroundLoop {
     this.abort.abort();
   }
 
+  /** Runs the next round now rather than after the pause (or right after the round running ends). */
+  wake(): void {
+    this.woken = true;
+    this.nap?.abort();
+  }
+
   async stop(): Promise<void> {
     this.interrupt();
     await this.loop;
@@ -35,10 +43,16 @@ export class BackgroundLoop {
       } catch (err) {
         this.options.log.error({ err }, `${this.options.what} failed`);
       }
+      if (this.woken) {
+        this.woken = false;
+        continue;
+      }
+      this.nap = new AbortController();
       try {
-        await sleep(this.options.everyMs, undefined, { signal: this.abort.signal });
+        await sleep(this.options.everyMs, undefined, { signal: AbortSignal.any([this.abort.signal, this.nap.signal]) });
       } catch {
-        return;
+        if (this.stopped) return;
+        this.woken = false;
       }
     }
   }

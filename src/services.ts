@@ -173,7 +173,9 @@ export async function createServices(app: FastifyInstance, config: Config, overr
     const queue = new PgJobQueue({ databaseUrl: config.databaseUrl, log: app.log.child({ component: 'job-queue' }) });
     if (config.poll.intervalMs > 0) queue.add(sharedPolls(schedulerOptions));
     queue.add(sharedDeliveries({ exports, repository: submissions, planEveryMs: deliveryIntervalMs, attemptTimeoutMs: config.submissions.attemptTimeoutMs, now }));
-    queue.add(eventDeliveries.sharedWork(config.destinations.intervalMs));
+    const eventWork = eventDeliveries.sharedWork(config.destinations.intervalMs);
+    queue.add(eventWork);
+    store.events.onWritten(() => queue.wake(eventWork.queue));
     background.push(queue);
   } else {
     if (config.poll.intervalMs > 0) background.push(new PollScheduler(schedulerOptions));
@@ -185,14 +187,17 @@ export async function createServices(app: FastifyInstance, config: Config, overr
         intervalMs: deliveryIntervalMs,
         log: app.log.child({ component: 'delivery-worker' }),
       }),
-      new OutboxWorker({
-        what: 'event delivery',
-        round: () => eventDeliveries.round(),
-        recoverInterrupted: () => eventDeliveries.recoverInterrupted(),
-        intervalMs: config.destinations.intervalMs,
-        log: app.log.child({ component: 'events' }),
-      }),
     );
+    const eventWorker = new OutboxWorker({
+      what: 'event delivery',
+      round: () => eventDeliveries.round(),
+      recoverInterrupted: () => eventDeliveries.recoverInterrupted(),
+      intervalMs: config.destinations.intervalMs,
+      log: app.log.child({ component: 'events' }),
+    });
+    // New events start their deliveries at once; the rounds still find every event on their own.
+    store.events.onWritten(() => eventWorker.wake());
+    background.push(eventWorker);
   }
   // Closed in reverse: the background stops taking work, then the deliveries in flight are waited for.
   closers.push(() => exports.drain(), () => eventDeliveries.drain());

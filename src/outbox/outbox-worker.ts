@@ -26,6 +26,11 @@ export class OutboxWorker {
     this.loop.start();
   }
 
+  /** Runs a round now (new work was just recorded). */
+  wake(): void {
+    this.loop.wake();
+  }
+
   /** Starts no more rounds (shutdown, first step). */
   interrupt(): void {
     this.loop.interrupt();

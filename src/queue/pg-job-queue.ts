@@ -78,6 +78,11 @@ export class PgJobQueue {
     for (const { planner } of this.works) planner.start();
   }
 
+  /** Plans the queue's work now (this process just recorded some). */
+  wake(queue: string): void {
+    this.works.find((w) => w.work.queue === queue)?.planner.wake();
+  }
+
   /** Plans nothing more and takes no more jobs (shutdown, first step); jobs running are interrupted by their services. */
   interrupt(): void {
     for (const { work, planner } of this.works) {

@@ -1,6 +1,7 @@
 import { PollLocks } from '../poller/poll-locks.js';
 import { createConnectionsRepository } from './connections-repository.js';
 import { openDatabase, type Db } from './db.js';
+import { EventNotifier } from './event-notifier.js';
 import { createDestinationsRepository } from './destinations-repository.js';
 import { createEventDeliveriesRepository } from './event-deliveries-repository.js';
 import { createEventsRepository } from './events-repository.js';
@@ -13,15 +14,16 @@ import { createSyncRepository } from './sync-repository.js';
 /** The default store: one SQLite file (WAL), for one hub process. */
 export function createSqliteStore(pathOrDb: string | Db): Store {
   const db = typeof pathOrDb === 'string' ? openDatabase(pathOrDb) : pathOrDb;
+  const notifier = new EventNotifier();
   const version = db.prepare<[], number | null>('SELECT MAX(version) FROM schema_migrations').pluck();
   return {
     kind: 'sqlite',
-    sync: createSyncRepository(db),
+    sync: createSyncRepository(db, notifier),
     rows: createRowsRepository(db),
     registrations: createRegistrationsRepository(db),
     connections: createConnectionsRepository(db),
-    submissions: createSubmissionsRepository(db),
-    events: createEventsRepository(db),
+    submissions: createSubmissionsRepository(db, notifier),
+    events: createEventsRepository(db, notifier),
     destinations: createDestinationsRepository(db),
     eventDeliveries: createEventDeliveriesRepository(db),
     locks: new PollLocks(),

@@ -1,6 +1,7 @@
 import { submissionDelivered, submissionFailed } from '../events/submission-events.js';
 import { asPromises } from './as-promises.js';
 import type { Db } from './db.js';
+import { EventNotifier } from './event-notifier.js';
 import { createEventWriter } from './events-repository.js';
 
 export type SubmissionRoute = 'local' | 'email' | 'sftp';
@@ -56,7 +57,7 @@ export interface SubmissionsRepository {
   depth(): Promise<Array<{ status: SubmissionStatus; count: number }>>;
 }
 
-export function createSubmissionsRepository(db: Db): SubmissionsRepository {
+export function createSubmissionsRepository(db: Db, notifier = new EventNotifier()): SubmissionsRepository {
   const insertRecord = db.prepare(`
     INSERT INTO submissions (tenant_id, submission_id, route, body_sha256, recipients, subject, zip_bytes, zip_sha256, status, created_at, updated_at)
     VALUES (@tenant_id, @submission_id, @route, @body_sha256, @recipients, @subject, @zip_bytes, @zip_sha256, 'pending', @created_at, @created_at)
@@ -97,7 +98,7 @@ export function createSubmissionsRepository(db: Db): SubmissionsRepository {
   const recover = db.prepare<[string, string]>(
     `UPDATE submissions SET status = 'pending_retry', next_attempt_at = ?, updated_at = ? WHERE status IN ('pending', 'delivering')`,
   );
-  const writeEvent = createEventWriter(db);
+  const writeEvent = createEventWriter(db, notifier);
   const markDelivered = db.transaction((tenant: string, id: string, location: string, now: string) => {
     if (delivered.run(location, now, now, tenant, id).changes > 0) writeEvent(submissionDelivered(get.get(tenant, id)!, location, now));
   });

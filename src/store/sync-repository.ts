@@ -1,6 +1,7 @@
 import { pollEndEvents, type PollEnd, type TableEventState } from '../events/poll-events.js';
 import { asPromises } from './as-promises.js';
 import type { Db } from './db.js';
+import { EventNotifier } from './event-notifier.js';
 import { createEventWriter } from './events-repository.js';
 import { createTableKeys, type TableRef } from './table-keys.js';
 
@@ -109,7 +110,7 @@ export interface SyncRepository {
 /** Exactly the named parameters the statements bind (better-sqlite3 refuses unknown ones). */
 const ref = ({ tenant, connector, logical }: TableRef): TableRef => ({ tenant, connector, logical });
 
-export function createSyncRepository(db: Db): SyncRepository {
+export function createSyncRepository(db: Db, notifier = new EventNotifier()): SyncRepository {
   const keys = createTableKeys(db);
   const WHERE_TABLE = 'tenant_id = @tenant AND connector = @connector AND logical = @logical';
   const getState = db.prepare<TableRef, SyncState>(`SELECT * FROM sync_state WHERE ${WHERE_TABLE}`);
@@ -134,7 +135,7 @@ export function createSyncRepository(db: Db): SyncRepository {
   const notePending = db.prepare(`
     UPDATE sync_state SET pending_seq = @seq, pending_upserted = pending_upserted + @upserted, pending_deleted = pending_deleted + @deleted
     WHERE ${WHERE_TABLE}`);
-  const writeEvent = createEventWriter(db);
+  const writeEvent = createEventWriter(db, notifier);
   const finish = db.transaction((table: TableRef, end: PollEnd) => {
     const state = getState.get(table);
     if (!state) return;

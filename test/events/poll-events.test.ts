@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { acmeWithTables } from '../helpers/sandbox.js';
-import { eventsClient } from '../helpers/events-hub.js';
+import { eventsClient, eventsEnv } from '../helpers/events-hub.js';
+import { hubClient } from '../helpers/hub-client.js';
+import { startReceiver } from '../helpers/receivers.js';
+import { acmeWithTables, buildHubOnSandbox, startTestSandbox } from '../helpers/sandbox.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('events from polls', () => {
   it('a poll that changes rows makes exactly one rows.changed per table, whose range changed_since reads back exactly; no change, no event', async () => {
@@ -62,5 +65,20 @@ describe('events from polls', () => {
     expect(await eventsClient(app, 'globex').events()).toStrictEqual([]);
     await events.call('GET', '/events?type=nope', 400);
     await events.call('GET', '/events?after=-1', 400);
+  });
+
+  it('a destination with a tables filter gets rows.changed of those tables only', async () => {
+    const receiver = await startReceiver('webhook');
+    const sandbox = await startTestSandbox();
+    const { app } = await buildHubOnSandbox(sandbox, eventsEnv(), [], [receiver.caPem]);
+    const hub = hubClient(app, 'acme');
+    await hub.register(['account', 'contact']);
+    const made = await eventsClient(app).create({ type: 'webhook', url: receiver.url, tables: ['contact'], events: ['rows.changed'] });
+    receiver.secrets = [made.secret];
+    await hub.poll();
+    await waitFor(() => receiver.accepted.length === 1);
+    expect(JSON.parse(receiver.accepted[0]!.body).data.table).toBe('contact');
+    await waitFor(async () => (await eventsClient(app).deliveries(made.id))[0]?.status === 'delivered');
+    expect(await eventsClient(app).deliveries(made.id)).toHaveLength(1);
   });
 });

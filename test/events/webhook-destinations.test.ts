@@ -1,6 +1,10 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { buildEventsHub, eventsClient } from '../helpers/events-hub.js';
+import { onTestFinished } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { testConfig } from '../helpers/build-test-app.js';
+import { buildEventsHub, eventsClient, eventsEnv } from '../helpers/events-hub.js';
+import { peekStore } from '../helpers/store-peek.js';
 import { startReceiver } from '../helpers/receivers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -210,5 +214,29 @@ describe('webhook destinations', () => {
     expect(after).toContain('hub_event_deliveries_total{type="webhook",outcome="delivered"} 1');
     expect(after).toMatch(/hub_event_delivery_seconds_count\{type="webhook"\} [2-9]/);
     expect(after).not.toContain(`hub_event_outbox_depth{destination="${made.id}"}`);
+  });
+
+  it('a destination that fails 5 times in a row rests (its circuit opens) instead of being retried on every backoff', async () => {
+    const { receiver, hub, made } = await webhookSetup();
+    receiver.nextAnswers.push(...Array.from({ length: 50 }, () => ({ status: 500 })));
+    await hub.submit('c-1');
+    await waitFor(() => receiver.received.length >= 5);
+    // The backoff here is 50–200 ms: without the breaker, a second would bring several more attempts.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(receiver.received).toHaveLength(5);
+    expect((await hub.deliveries(made.id))[0]).toMatchObject({ status: 'pending_retry', attempts: 5, last_status: 500 });
+  });
+
+  it('keeps the URL and the signing secret sealed at rest', async () => {
+    const config = testConfig(eventsEnv());
+    const receiver = await startReceiver('webhook');
+    const app = await buildApp(config, { logger: false, extraCa: [receiver.caPem] });
+    onTestFinished(() => app.close());
+    const made = await eventsClient(app).create({ type: 'webhook', url: receiver.url });
+    const [stored] = await peekStore(config, 'SELECT url, url_masked, secret FROM destinations WHERE id = ?', [made.id]);
+    expect(String(stored!.url)).toMatch(/^v1\./);
+    expect(String(stored!.secret)).toMatch(/^v1\./);
+    expect(JSON.stringify(stored)).not.toContain(made.secret.slice(6, 20));
+    expect(String(stored!.url)).not.toContain('/hooks/hub');
   });
 });

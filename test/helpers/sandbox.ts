@@ -33,10 +33,11 @@ export async function buildHubOnSandbox(
   sandbox: Sandbox,
   env: Record<string, string | undefined> = {},
   alsoTrusted: Sandbox[] = [],
+  extraCa: string[] = [],
 ): Promise<{ app: FastifyInstance; sandbox: Sandbox }> {
   const { app } = await buildTestApp(
     { ...sandboxEnv(sandbox), ...(alsoTrusted.length ? { D365_ALLOWED_HOSTS: sandboxHosts(alsoTrusted) } : {}), ...env },
-    { extraCa: [sandbox, ...alsoTrusted].map((s) => s.caPem), retryDelays: { baseDelayMs: 20, maxDelayMs: 200 } },
+    { extraCa: [...[sandbox, ...alsoTrusted].map((s) => s.caPem), ...extraCa], retryDelays: { baseDelayMs: 20, maxDelayMs: 200 } },
   );
   return { app, sandbox };
 }

@@ -1,3 +1,4 @@
+import { EventNotifier } from '../event-notifier.js';
 import type { Store } from '../store.js';
 import { createPool, migratePg } from './pg-db.js';
 import { createPgDestinationsRepository } from './pg-destinations-repository.js';
@@ -15,14 +16,15 @@ export async function createPgStore(url: string): Promise<Store> {
   pool.on('error', () => undefined);
   await migratePg(pool);
   const locks = new PgPollLocks(url);
+  const notifier = new EventNotifier();
   return {
     kind: 'postgres',
-    sync: createPgSyncRepository(pool),
+    sync: createPgSyncRepository(pool, notifier),
     rows: createPgRowsRepository(pool),
     registrations: createPgRegistrationsRepository(pool),
     connections: createPgConnectionsRepository(pool),
-    submissions: createPgSubmissionsRepository(pool),
-    events: createPgEventsRepository(pool),
+    submissions: createPgSubmissionsRepository(pool, notifier),
+    events: createPgEventsRepository(pool, notifier),
     destinations: createPgDestinationsRepository(pool),
     eventDeliveries: createPgEventDeliveriesRepository(pool),
     locks,

@@ -1,6 +1,7 @@
 import type { SubmissionRecord, SubmissionsRepository } from '../submissions-repository.js';
 import { submissionDelivered, submissionFailed } from '../../events/submission-events.js';
 import { inTransaction, type PgPool } from './pg-db.js';
+import type { EventNotifier } from '../event-notifier.js';
 import { writePgEvents } from './pg-events-repository.js';
 
 /** A submission still `pending` this long after it was recorded lost its process before the first attempt. */
@@ -10,7 +11,7 @@ const COLUMNS = `tenant_id, submission_id, route, body_sha256, recipients, subje
   last_error, location, next_attempt_at, created_at, updated_at, delivered_at`;
 
 /** The submissions outbox in PostgreSQL, with the SQLite repository's semantics. */
-export function createPgSubmissionsRepository(pool: PgPool): SubmissionsRepository {
+export function createPgSubmissionsRepository(pool: PgPool, notifier: EventNotifier): SubmissionsRepository {
   const changed = async (sql: string, args: unknown[]) => ((await pool.query(sql, args)).rowCount ?? 0) > 0;
   return {
     insert: (s) =>
@@ -40,23 +41,27 @@ export function createPgSubmissionsRepository(pool: PgPool): SubmissionsReposito
            AND (status IN ('pending', 'pending_retry') OR (status = 'delivering' AND lease_until <= $1))`,
         [now, tenant, id, leaseUntil],
       ),
-    markDelivered: (tenant, id, location, now) =>
-      inTransaction(pool, async (client) => {
+    markDelivered: async (tenant, id, location, now) => {
+      const wrote = await inTransaction(pool, async (client) => {
         const { rows } = await client.query<SubmissionRecord>(
           `UPDATE submissions SET status = 'delivered', location = $1, delivered_at = $2, updated_at = $2, next_attempt_at = NULL, last_error = NULL
            WHERE tenant_id = $3 AND submission_id = $4 AND status <> 'delivered' RETURNING ${COLUMNS}`,
           [location, now, tenant, id],
         );
-        if (rows[0]) await writePgEvents(client, [submissionDelivered(rows[0], location, now)]);
-      }),
-    markFailedAttempt: (tenant, id, error, nextAttemptAt, now) =>
-      inTransaction(pool, async (client) => {
+        return rows[0] ? writePgEvents(client, [submissionDelivered(rows[0], location, now)]) : false;
+      });
+      if (wrote) notifier.notify();
+    },
+    markFailedAttempt: async (tenant, id, error, nextAttemptAt, now) => {
+      const wrote = await inTransaction(pool, async (client) => {
         const { rows } = await client.query<SubmissionRecord>(
           `UPDATE submissions SET status = $1, last_error = $2, next_attempt_at = $3, updated_at = $4 WHERE tenant_id = $5 AND submission_id = $6 RETURNING ${COLUMNS}`,
           [nextAttemptAt === null ? 'failed' : 'pending_retry', error, nextAttemptAt, now, tenant, id],
         );
-        if (rows[0] && nextAttemptAt === null) await writePgEvents(client, [submissionFailed(rows[0], error, now)]);
-      }),
+        return rows[0] && nextAttemptAt === null ? writePgEvents(client, [submissionFailed(rows[0], error, now)]) : false;
+      });
+      if (wrote) notifier.notify();
+    },
     releaseInterrupted: async (tenant, id, reason, now) => {
       await pool.query(
         `UPDATE submissions SET status = 'pending_retry', attempts = GREATEST(attempts - 1, 0), last_error = $1, next_attempt_at = $2, updated_at = $2

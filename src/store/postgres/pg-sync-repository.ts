@@ -1,6 +1,7 @@
 import { pollEndEvents, type PollEnd } from '../../events/poll-events.js';
 import type { Committed, KeysCommit, PageCommit, SyncRepository, SyncState, TableRef } from '../sync-repository.js';
 import { inTransaction, type PgClient, type PgPool } from './pg-db.js';
+import type { EventNotifier } from '../event-notifier.js';
 import { writePgEvents } from './pg-events-repository.js';
 import { createPgTableKeys } from './pg-table-keys.js';
 
@@ -8,7 +9,7 @@ const TABLE = 'tenant_id = $1 AND connector = $2 AND logical = $3';
 const refArgs = (t: TableRef) => [t.tenant, t.connector, t.logical];
 
 /** The sync state and the page commits in PostgreSQL: the same behaviour as the SQLite repository, statement for statement. */
-export function createPgSyncRepository(pool: PgPool): SyncRepository {
+export function createPgSyncRepository(pool: PgPool, notifier: EventNotifier): SyncRepository {
   const keys = createPgTableKeys(pool);
   const nextval = async (client: PgClient | PgPool, sequence: 'change_seq' | 'run_id') =>
     (await client.query<{ value: number }>(`SELECT nextval('${sequence}') AS value`)).rows[0]!.value;
@@ -116,10 +117,10 @@ export function createPgSyncRepository(pool: PgPool): SyncRepository {
         [...refArgs(table), mode, source, position.cursor, now, position.resume_link, position.run_kind, position.run_id, resyncReason ? 1 : 0, resyncReason ?? null],
       );
     },
-    finishPoll: (table: TableRef, end: PollEnd) =>
-      inTransaction(pool, async (client) => {
+    finishPoll: async (table: TableRef, end: PollEnd) => {
+      const wrote = await inTransaction(pool, async (client) => {
         const state = (await client.query<SyncState>(`SELECT * FROM sync_state WHERE ${TABLE} FOR UPDATE`, refArgs(table))).rows[0];
-        if (!state) return;
+        if (!state) return false;
         const { events, next } = pollEndEvents(table, state, end);
         await client.query(
           `UPDATE sync_state SET last_finished_at = $4, last_outcome = $5, last_error = $6,
@@ -129,8 +130,10 @@ export function createPgSyncRepository(pool: PgPool): SyncRepository {
            WHERE ${TABLE}`,
           [...refArgs(table), end.now, end.outcome, end.error?.message ?? null, next.events_seq, next.failure_streak, next.failing_since],
         );
-        await writePgEvents(client, events);
-      }),
+        return writePgEvents(client, events);
+      });
+      if (wrote) notifier.notify();
+    },
     markReconciled: async (table, now) => {
       await pool.query(`UPDATE sync_state SET last_reconciled_at = $4 WHERE ${TABLE}`, [...refArgs(table), now]);
     },
