@@ -197,7 +197,7 @@ const section = [
   `| a webhook destination for rows.changed | ${Math.round(webhookMedian)} | ${cost.webhook.map((c) => Math.round(c.rowsPerSecond)).join(', ')} |`,
   `| with / without | ${(webhookMedian / noneMedian).toFixed(3)} | |`,
   '',
-  `From the poll's answer to its rows.changed at the receiver: median ${median(pollToDelivered)} ms (${pollToDelivered.join(', ')} ms); bounded by the round of EVENTS_INTERVAL_MS.`,
+  `From the poll's answer to its rows.changed at the receiver: median ${median(pollToDelivered)} ms (${pollToDelivered.join(', ')} ms): new events start their deliveries at once (the store's notice); the rounds only catch what a notice missed.`,
   '',
   `| ${EVENTS} submission events | live: deliveries/s, first post → last delivery (8 posts at a time) | latency p50 (created → received) | latency p95 | drain: deliveries/s of ${EVENTS} waiting per destination |`,
   '|---|---|---|---|---|',

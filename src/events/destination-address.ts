@@ -10,13 +10,18 @@ export const systemResolve: Resolve = (hostname) => dnsLookup(hostname, { all: t
 
 /**
  * Only public unicast addresses: loopback, private, link-local (cloud metadata, 169.254.169.254), carrier-grade
- * NAT (Alibaba's metadata), unique-local, reserved and unspecified ones are refused. IPv4-mapped IPv6 counts as IPv4.
+ * NAT (Alibaba's metadata), unique-local, reserved and unspecified ones are refused. IPv4-mapped IPv6 counts as IPv4; IPv4-compatible IPv6 is refused.
  */
 export function isPublicAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return false;
   const parsed = ipaddr.parse(address);
-  const plain = parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress() ? (parsed as ipaddr.IPv6).toIPv4Address() : parsed;
-  return plain.range() === 'unicast';
+  if (parsed.kind() === 'ipv6') {
+    const v6 = parsed as ipaddr.IPv6;
+    if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().range() === 'unicast';
+    // IPv4-compatible (::a.b.c.d, deprecated) counts as unicast in ipaddr.js: never a public destination.
+    if (v6.parts.slice(0, 6).every((part) => part === 0)) return false;
+  }
+  return parsed.range() === 'unicast';
 }
 
 const notAllowed = (message: string) => new BadRequestError('destination_not_allowed', message);

@@ -47,8 +47,8 @@ export class EventDeliveries {
       what: 'event delivery',
       records: {
         claim: (id, now, leaseUntil) => repository.claim(id, now, leaseUntil),
-        succeeded: (id, _claimed, { status }, now) => repository.succeeded(id, status, now),
-        failed: (id, _claimed, failure, nextAttemptAt, now) => repository.failed(id, { status: failure.status ?? null, message: failure.message }, nextAttemptAt, now),
+        succeeded: (id, claimed, { status }, now) => repository.succeeded(id, claimed.lease, status, now),
+        failed: (id, claimed, failure, nextAttemptAt, now) => repository.failed(id, claimed.lease, { status: failure.status ?? null, message: failure.message }, nextAttemptAt, now),
         released: (id, reason, now) => repository.released(id, reason, now),
       },
       send: (claimed, signal) => this.send(claimed.destination, claimed.event, signal),
@@ -158,9 +158,12 @@ export class EventDeliveries {
       } catch {
         return; // open: the lane waits for the cool-down
       }
-      await this.outbox.attempt(id);
-      breaker.release(probe);
-      // A delivery waiting for its retry holds the lane (order, and no hammering); a refused one does not.
+      try {
+        await this.outbox.attempt(id);
+      } finally {
+        breaker.release(probe);
+      }
+      // A delivery waiting for its retry holds the lane (see nextDue); a refused one does not.
       const status = (await repository.get(destination, id))?.status;
       if (status !== 'delivered' && status !== 'failed') return;
     }
@@ -177,6 +180,8 @@ export class EventDeliveries {
     if (verdict.disable) {
       await this.deps.destinations.disable(destination, verdict.disable);
       this.deps.log.warn({ destination: destination.id, reason: verdict.disable }, 'destination disabled');
+      // Not a dead letter: it waits, with the deliveries behind it, until the destination is enabled again.
+      throw new DeliveryFailure({ ...verdict.failure, permanent: false });
     }
     throw new DeliveryFailure(verdict.failure);
   }

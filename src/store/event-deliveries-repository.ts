@@ -23,6 +23,8 @@ export interface DeliveryView {
 /** A claimed delivery with what sending it needs. */
 export interface ClaimedDelivery {
   delivery: DeliveryView & { destination_id: string };
+  /** Until when this claim holds; it also names the claim. */
+  lease: string;
   event: HubEvent;
   destination: DestinationRecord;
 }
@@ -35,11 +37,16 @@ export interface EventDeliveriesRepository {
   dispatch(now: string, limit: number): Promise<number>;
   /** Destinations with a delivery due (a new one, a retry whose time came, or one whose claim ran out). */
   dueDestinations(now: string, limit: number): Promise<string[]>;
-  /** The destination's due delivery of the oldest event. */
+  /**
+   * The destination's oldest delivery not yet delivered or dead, when it is due. One waiting for its backoff or a
+   * Retry-After, or in flight, holds the lane: later events wait behind it (order per destination).
+   */
   nextDue(destinationId: string, now: string): Promise<string | undefined>;
+  /** Only a delivery of an enabled destination is claimed. */
   claim(id: string, now: string, leaseUntil: string): Promise<ClaimedDelivery | null>;
-  succeeded(id: string, status: number, now: string): Promise<void>;
-  failed(id: string, failure: { status: number | null; message: string }, nextAttemptAt: string | null, now: string): Promise<void>;
+  /** Outcomes are recorded only under the claim that made them (`lease`): a claim taken over meanwhile wins. */
+  succeeded(id: string, lease: string, status: number, now: string): Promise<void>;
+  failed(id: string, lease: string, failure: { status: number | null; message: string }, nextAttemptAt: string | null, now: string): Promise<void>;
   released(id: string, reason: string, now: string): Promise<void>;
   /** Due again at once; a dead letter starts a new series of attempts. */
   retry(destinationId: string, id: string, now: string): Promise<DeliveryView | undefined>;
@@ -78,22 +85,25 @@ export function createEventDeliveriesRepository(db: Db): EventDeliveriesReposito
   const dueDestinations = db.prepare<{ now: string; limit: number }, string>(`
     SELECT DISTINCT d.destination_id FROM event_deliveries d JOIN destinations t ON t.id = d.destination_id
     WHERE t.enabled = 1 AND ${DUE} LIMIT @limit`).pluck();
-  const nextDue = db.prepare<{ destination: string; now: string }, string>(`
-    SELECT d.id FROM event_deliveries d WHERE d.destination_id = @destination AND ${DUE} ORDER BY d.event_sequence LIMIT 1`).pluck();
+  const nextDue = db.prepare<{ destination: string; now: string }, { id: string; due: number }>(`
+    SELECT d.id, ${DUE} AS due FROM event_deliveries d
+    WHERE d.destination_id = @destination AND d.status IN ('pending', 'pending_retry', 'delivering') ORDER BY d.event_sequence LIMIT 1`);
   const claim = db.prepare<{ id: string; now: string; lease: string }, { destination_id: string; event_sequence: number }>(`
     UPDATE event_deliveries AS d SET status = 'delivering', attempts = attempts + 1, lease_until = @lease, updated_at = @now
-    WHERE d.id = @id AND ${DUE} RETURNING destination_id, event_sequence`);
+    WHERE d.id = @id AND ${DUE} AND (SELECT enabled FROM destinations t WHERE t.id = d.destination_id) = 1
+    RETURNING destination_id, event_sequence`);
   const view = db.prepare<[string, string], DeliveryView>(
     `SELECT ${DELIVERY_VIEW} FROM event_deliveries d JOIN events e ON e.sequence = d.event_sequence WHERE d.destination_id = ? AND d.id = ?`,
   );
   const eventRow = db.prepare<[number], Parameters<typeof eventOf>[0] & { data: string }>('SELECT sequence, id, tenant_id, type, created_at, data FROM events WHERE sequence = ?');
   const destinationRow = db.prepare<[string], DestinationRow>(`SELECT ${DESTINATION_COLUMNS} FROM destinations WHERE id = ?`);
-  const succeeded = db.prepare<{ id: string; status: number; now: string }>(
+  const succeeded = db.prepare<{ id: string; lease: string; status: number; now: string }>(
     `UPDATE event_deliveries SET status = 'delivered', last_status = @status, last_error = NULL, delivered_at = @now, next_attempt_at = NULL, lease_until = NULL, updated_at = @now
-     WHERE id = @id`,
+     WHERE id = @id AND status = 'delivering' AND lease_until = @lease`,
   );
-  const failed = db.prepare<[string, number | null, string, string | null, string, string]>(
-    `UPDATE event_deliveries SET status = ?, last_status = ?, last_error = ?, next_attempt_at = ?, lease_until = NULL, updated_at = ? WHERE id = ?`,
+  const failed = db.prepare<{ id: string; lease: string; status: string; last_status: number | null; message: string; next: string | null; now: string }>(
+    `UPDATE event_deliveries SET status = @status, last_status = @last_status, last_error = @message, next_attempt_at = @next, lease_until = NULL, updated_at = @now
+     WHERE id = @id AND status = 'delivering' AND lease_until = @lease`,
   );
   const released = db.prepare<[string, string, string, string]>(
     `UPDATE event_deliveries SET status = 'pending_retry', attempts = MAX(attempts - 1, 0), last_error = ?, next_attempt_at = ?, lease_until = NULL, updated_at = ?
@@ -118,6 +128,7 @@ export function createEventDeliveriesRepository(db: Db): EventDeliveriesReposito
     if (!claimed) return null;
     return {
       delivery: { ...view.get(claimed.destination_id, id)!, destination_id: claimed.destination_id },
+      lease,
       event: eventOf(eventRow.get(claimed.event_sequence)!),
       destination: destinationOf(destinationRow.get(claimed.destination_id)!),
     };
@@ -126,10 +137,14 @@ export function createEventDeliveriesRepository(db: Db): EventDeliveriesReposito
   return asPromises<EventDeliveriesRepository>({
     dispatch: (now, limit) => destinations.all().reduce((made, d) => made + dispatchOne.immediate(d, now, limit), 0),
     dueDestinations: (now, limit) => dueDestinations.all({ now, limit }),
-    nextDue: (destination, now) => nextDue.get({ destination, now }),
+    nextDue: (destination, now) => {
+      const head = nextDue.get({ destination, now });
+      return head?.due ? head.id : undefined;
+    },
     claim: (id, now, lease) => claimOne.immediate(id, now, lease),
-    succeeded: (id, status, now) => void succeeded.run({ id, status, now }),
-    failed: (id, failure, nextAttemptAt, now) => void failed.run(nextAttemptAt === null ? 'failed' : 'pending_retry', failure.status, failure.message, nextAttemptAt, now, id),
+    succeeded: (id, lease, status, now) => void succeeded.run({ id, lease, status, now }),
+    failed: (id, lease, failure, nextAttemptAt, now) =>
+      void failed.run({ id, lease, status: nextAttemptAt === null ? 'failed' : 'pending_retry', last_status: failure.status, message: failure.message, next: nextAttemptAt, now }),
     released: (id, reason, now) => void released.run(reason, now, now, id),
     retry: (destination, id, now) => {
       retry.run({ now, destination, id });

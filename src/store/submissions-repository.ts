@@ -83,7 +83,7 @@ export function createSubmissionsRepository(db: Db, notifier = new EventNotifier
      WHERE tenant_id = ? AND submission_id = ? AND status <> 'delivered'`,
   );
   const failedAttempt = db.prepare<[string, string, string | null, string, string, string]>(
-    `UPDATE submissions SET status = ?, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE tenant_id = ? AND submission_id = ?`,
+    `UPDATE submissions SET status = ?, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE tenant_id = ? AND submission_id = ? AND status = 'delivering'`,
   );
   const release = db.prepare<[string, string, string, string, string]>(
     `UPDATE submissions SET status = 'pending_retry', attempts = MAX(attempts - 1, 0), last_error = ?, next_attempt_at = ?, updated_at = ?

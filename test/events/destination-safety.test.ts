@@ -101,7 +101,7 @@ describe('destination address safety', () => {
 
   it('calls public unicast only: loopback, private, link-local, CGNAT, unique-local, reserved and mapped forms are not', () => {
     for (const a of ['8.8.8.8', '2606:4700::1111', '1.1.1.1']) expect(isPublicAddress(a), a).toBe(true);
-    for (const a of ['127.0.0.1', '10.0.0.1', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fd00:ec2::254', 'fe80::1', '::ffff:10.0.0.1', '192.0.2.1', '255.255.255.255', 'nonsense']) {
+    for (const a of ['127.0.0.1', '10.0.0.1', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fd00:ec2::254', 'fe80::1', '::ffff:10.0.0.1', '::127.0.0.1', '192.0.2.1', '255.255.255.255', 'nonsense']) {
       expect(isPublicAddress(a), a).toBe(false);
     }
   });

@@ -50,7 +50,10 @@ describe('webhook destinations', () => {
     const { receiver, app, hub, made } = await webhookSetup();
     await receiver.down();
     await hub.submit('s-down');
-    await waitFor(async () => (await hub.deliveries(made.id))[0]?.attempts >= 2);
+    await waitFor(async () => {
+      const [d] = await hub.deliveries(made.id);
+      return d !== undefined && d.attempts >= 2 && d.status === 'pending_retry';
+    });
     expect((await hub.deliveries(made.id))[0]).toMatchObject({ status: 'pending_retry', last_status: null, last_error: expect.stringMatching(/^no answer: .*ECONNREFUSED/) });
     await receiver.up();
     await waitFor(async () => (await hub.deliveries(made.id))[0]?.status === 'delivered');
@@ -93,11 +96,12 @@ describe('webhook destinations', () => {
     await hub.submit('s-gone-2');
     // A disabled destination still gets its deliveries made; they wait until it is enabled.
     await waitFor(async () => (await hub.deliveries(made.id)).length === 2);
-    expect((await hub.deliveries(made.id)).map((d) => d.status)).toStrictEqual(['pending', 'failed']);
+    // The refused one is not dead: it waits with the rest until the destination is enabled again.
+    expect((await hub.deliveries(made.id)).map((d) => d.status)).toStrictEqual(['pending', 'pending_retry']);
     expect(receiver.received).toHaveLength(1);
     expect(await hub.call('PATCH', `/destinations/${made.id}`, 200, { enabled: true })).toMatchObject({ enabled: true, disabled_reason: null });
-    await waitFor(() => receiver.accepted.length === 1);
-    expect(JSON.parse(receiver.accepted[0]!.body).data.submission_package_id).toBe('s-gone-2');
+    await waitFor(() => receiver.accepted.length === 2);
+    expect(receiver.accepted.map((r) => JSON.parse(r.body).data.submission_package_id)).toStrictEqual(['s-gone-1', 's-gone-2']);
   });
 
   it('sends only the event types and tables a destination asks for, and only events made after it', async () => {
@@ -203,14 +207,17 @@ describe('webhook destinations', () => {
     const { receiver, app, hub, made } = await webhookSetup();
     await receiver.down();
     await hub.submit('m-1');
-    await waitFor(async () => (await hub.deliveries(made.id))[0]?.attempts >= 1);
-    const during = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    const metrics = async () => (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    // attempts counts from the claim; the outcome (and its metric) is recorded when the attempt ends.
+    await waitFor(async () => /outcome="pending_retry"\} [1-9]/.test(await metrics()));
+    const during = await metrics();
     expect(during).toContain(`hub_event_outbox_depth{destination="${made.id}"} 1`);
     expect(during).toMatch(new RegExp(`hub_event_outbox_oldest_seconds\\{destination="${made.id}"\\} \\d`));
     expect(during).toMatch(/hub_event_deliveries_total\{type="webhook",outcome="pending_retry"\} [1-9]/);
     await receiver.up();
     await waitFor(async () => (await hub.deliveries(made.id))[0]?.status === 'delivered');
-    const after = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    await waitFor(async () => (await metrics()).includes('outcome="delivered"} 1'));
+    const after = await metrics();
     expect(after).toContain('hub_event_deliveries_total{type="webhook",outcome="delivered"} 1');
     expect(after).toMatch(/hub_event_delivery_seconds_count\{type="webhook"\} [2-9]/);
     expect(after).not.toContain(`hub_event_outbox_depth{destination="${made.id}"}`);
@@ -238,5 +245,21 @@ describe('webhook destinations', () => {
     expect(String(stored!.secret)).toMatch(/^v1\./);
     expect(JSON.stringify(stored)).not.toContain(made.secret.slice(6, 20));
     expect(String(stored!.url)).not.toContain('/hooks/hub');
+  });
+
+  it('a delivery waiting out a Retry-After holds the destination’s later events: they arrive in order', async () => {
+    const { receiver, hub } = await webhookSetup();
+    receiver.nextAnswers.push({ status: 429, headers: { 'retry-after': '1' } });
+    await hub.submit('o-1');
+    await waitFor(() => receiver.received.length === 1);
+    await hub.submit('o-2');
+    await hub.submit('o-3');
+    await waitFor(() => receiver.accepted.length === 3);
+    expect(receiver.received.map((r) => [JSON.parse(r.body).data.submission_package_id, r.status])).toStrictEqual([
+      ['o-1', 429],
+      ['o-1', 204],
+      ['o-2', 204],
+      ['o-3', 204],
+    ]);
   });
 });

@@ -57,14 +57,23 @@ export function createPgEventDeliveriesRepository(pool: PgPool): EventDeliveries
           [now, limit],
         )
       ).rows.map((r) => r.destination_id),
-    nextDue: async (destination, now) =>
-      (await pool.query<{ id: string }>(`SELECT d.id FROM event_deliveries d WHERE d.destination_id = $2 AND ${DUE} ORDER BY d.event_sequence LIMIT 1`, [now, destination])).rows[0]?.id,
+    nextDue: async (destination, now) => {
+      const head = (
+        await pool.query<{ id: string; due: boolean }>(
+          `SELECT d.id, ${DUE} AS due FROM event_deliveries d
+           WHERE d.destination_id = $2 AND d.status IN ('pending', 'pending_retry', 'delivering') ORDER BY d.event_sequence LIMIT 1`,
+          [now, destination],
+        )
+      ).rows[0];
+      return head?.due ? head.id : undefined;
+    },
     claim: (id, now, lease) =>
       inTransaction(pool, async (client) => {
         const claimed = (
           await client.query<{ destination_id: string; event_sequence: number }>(
             `UPDATE event_deliveries d SET status = 'delivering', attempts = attempts + 1, lease_until = $3, updated_at = $1
-             WHERE d.id = $2 AND ${DUE} RETURNING destination_id, event_sequence`,
+             WHERE d.id = $2 AND ${DUE} AND (SELECT enabled FROM destinations t WHERE t.id = d.destination_id) = 1
+             RETURNING destination_id, event_sequence`,
             [now, id, lease],
           )
         ).rows[0];
@@ -72,23 +81,21 @@ export function createPgEventDeliveriesRepository(pool: PgPool): EventDeliveries
         const delivery = (await client.query<DeliveryView>(`SELECT ${DELIVERY_VIEW} ${FROM_VIEW} WHERE d.id = $1`, [id])).rows[0]!;
         const event = (await client.query('SELECT sequence, id, tenant_id, type, created_at, data FROM events WHERE sequence = $1', [claimed.event_sequence])).rows[0];
         const destination = (await client.query<DestinationRow>(`SELECT ${DESTINATION_COLUMNS} FROM destinations WHERE id = $1`, [claimed.destination_id])).rows[0]!;
-        return { delivery: { ...delivery, destination_id: claimed.destination_id }, event: eventOf(event), destination: destinationOf(destination) };
+        return { delivery: { ...delivery, destination_id: claimed.destination_id }, lease, event: eventOf(event), destination: destinationOf(destination) };
       }),
-    succeeded: async (id, status, now) => {
+    succeeded: async (id, lease, status, now) => {
       await pool.query(
-        `UPDATE event_deliveries SET status = 'delivered', last_status = $2, last_error = NULL, delivered_at = $3, next_attempt_at = NULL, lease_until = NULL, updated_at = $3 WHERE id = $1`,
-        [id, status, now],
+        `UPDATE event_deliveries SET status = 'delivered', last_status = $2, last_error = NULL, delivered_at = $3, next_attempt_at = NULL, lease_until = NULL, updated_at = $3
+         WHERE id = $1 AND status = 'delivering' AND lease_until = $4`,
+        [id, status, now, lease],
       );
     },
-    failed: async (id, failure, nextAttemptAt, now) => {
-      await pool.query('UPDATE event_deliveries SET status = $2, last_status = $3, last_error = $4, next_attempt_at = $5, lease_until = NULL, updated_at = $6 WHERE id = $1', [
-        id,
-        nextAttemptAt === null ? 'failed' : 'pending_retry',
-        failure.status,
-        failure.message,
-        nextAttemptAt,
-        now,
-      ]);
+    failed: async (id, lease, failure, nextAttemptAt, now) => {
+      await pool.query(
+        `UPDATE event_deliveries SET status = $2, last_status = $3, last_error = $4, next_attempt_at = $5, lease_until = NULL, updated_at = $6
+         WHERE id = $1 AND status = 'delivering' AND lease_until = $7`,
+        [id, nextAttemptAt === null ? 'failed' : 'pending_retry', failure.status, failure.message, nextAttemptAt, now, lease],
+      );
     },
     released: async (id, reason, now) => {
       await pool.query(

@@ -55,7 +55,8 @@ export function createPgSubmissionsRepository(pool: PgPool, notifier: EventNotif
     markFailedAttempt: async (tenant, id, error, nextAttemptAt, now) => {
       const wrote = await inTransaction(pool, async (client) => {
         const { rows } = await client.query<SubmissionRecord>(
-          `UPDATE submissions SET status = $1, last_error = $2, next_attempt_at = $3, updated_at = $4 WHERE tenant_id = $5 AND submission_id = $6 RETURNING ${COLUMNS}`,
+          `UPDATE submissions SET status = $1, last_error = $2, next_attempt_at = $3, updated_at = $4
+           WHERE tenant_id = $5 AND submission_id = $6 AND status = 'delivering' RETURNING ${COLUMNS}`,
           [nextAttemptAt === null ? 'failed' : 'pending_retry', error, nextAttemptAt, now, tenant, id],
         );
         return rows[0] && nextAttemptAt === null ? writePgEvents(client, [submissionFailed(rows[0], error, now)]) : false;
