@@ -22,18 +22,7 @@ export interface DestinationPatch {
 }
 
 /** A destination as answered: chat URLs masked, secrets never (except a webhook's new secret, once). */
-export interface DestinationView {
-  id: string;
-  type: DestinationType;
-  url: string;
-  events: string[] | null;
-  tables: string[] | null;
-  description: string | null;
-  enabled: boolean;
-  disabled_reason: string | null;
-  created_at: string;
-  updated_at: string;
-}
+export type DestinationView = Pick<DestinationRecord, 'id' | 'type' | 'url' | 'events' | 'tables' | 'description' | 'enabled' | 'disabled_reason' | 'created_at' | 'updated_at'>;
 
 /** `https://hooks.slack.com/services/T0/B0/xyz` → `https://hooks.slack.com/services/****`: enough to recognise, nothing to use. */
 export function maskUrl(url: string): string {
