@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DESTINATION_KINDS } from '../../src/events/destinations/index.js';
+import { signatureHeader } from '../../src/events/destinations/webhook.js';
 import type { HubEvent } from '../../src/events/event.js';
 import { discordAnswer, slackAnswer, teamsAnswer } from '../helpers/receivers.js';
 
@@ -45,3 +46,18 @@ describe('chat formatters against the vendors’ rules', () => {
     expect(teamsAnswer(card).status).toBe(400);
   });
 });
+
+describe('Standard Webhooks signature', () => {
+  // The reference test vector of Standard Webhooks [R: standard-webhooks/standard-webhooks:libraries/javascript/src/
+  // webhook.test.ts, "sign function works"; the same values are in the other reference libraries' tests]: a fixed
+  // answer, not a round trip through the package's own verify, so a misreading shared by signer and verifier would show.
+  it('reproduces the reference signature, and signs with each secret during a rotation', () => {
+    const at = new Date(1614265330 * 1000);
+    const body = '{"test": 2432232314}';
+    expect(signatureHeader('msg_p5jXN8AQM9LWM0D4loKWxJek', at, body, ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'])).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+    const two = signatureHeader('msg_p5jXN8AQM9LWM0D4loKWxJek', at, body, ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', `whsec_${Buffer.alloc(32, 7).toString('base64')}`]);
+    expect(two.split(' ')).toHaveLength(2);
+    expect(two.startsWith('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= v1,')).toBe(true);
+  });
+});
+
