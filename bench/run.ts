@@ -152,6 +152,7 @@ async function benchHub(org: OrgSettings, sandbox: ChildProcess, sandboxLines: A
   record('hub full poll', { rowsPerSec: ROWS / (full.ms / 1000), ms: full.ms, peakRssMb: full.peakRssMb });
 
   const changed = Math.floor(ROWS / 100);
+  const seqBefore = (await phase(org, round, (base) => hubCall(base, 'GET', `/tenants/${tenant}/connectors/d365/tables/${TABLE}/rows?limit=1`))).result.json.sync_seq as number;
   sandbox.stdin!.write(`update ${changed}\n`);
   await sandboxLines.next();
   const incremental = await phase(org, round, (base) => hubCall(base, 'POST', `/tenants/${tenant}/connectors/d365:poll`));
@@ -175,6 +176,21 @@ async function benchHub(org: OrgSettings, sandbox: ChildProcess, sandboxLines: A
   });
   if (paged.result !== ROWS) throw new Error(`rows API returned ${paged.result} rows`);
   record('rows API (limit=5000)', { rowsPerSec: ROWS / (paged.ms / 1000), ms: paged.ms, peakRssMb: paged.peakRssMb });
+
+  // The incremental poll's changes, read back as a consumer following rows.changed would (one walk of changed_since).
+  const changes = await phase(org, round, async (base) => {
+    let count = 0;
+    let next: string | null = `changed_since=${seqBefore}`;
+    while (next) {
+      const res = await request(`${base}/tenants/${tenant}/connectors/d365/tables/${TABLE}/rows?limit=5000&${next}`, { dispatcher: http });
+      const page = (await res.body.json()) as { rows: unknown[]; next_cursor: string | null };
+      count += page.rows.length;
+      next = page.next_cursor ? `cursor=${page.next_cursor}` : null;
+    }
+    return count;
+  });
+  if (changes.result !== changed) throw new Error(`changed_since returned ${changes.result} rows, expected ${changed}`);
+  record('rows API changed_since (1 % of the table)', { rowsPerSec: changed / (changes.ms / 1000), ms: changes.ms, peakRssMb: changes.peakRssMb });
 
   const attachments = Array.from({ length: 5 }, (_, i) => ({
     filename: `blob-${i}.bin`,

@@ -21,14 +21,38 @@ export interface RowsQuery {
   includeDeleted: boolean;
 }
 
+/** A walk of the changes after a sequence, in (seq, row_key) order, up to the sequence it started at. */
+export interface ChangesQuery {
+  table: TableRef;
+  /** Keyset position: rows after (afterSeq, afterKey); a walk starts at (changed_since, +∞). */
+  afterSeq: number;
+  afterKey: number;
+  /** Changes committed after the walk began are left to the next `changed_since` read. */
+  upToSeq: number;
+  limit: number;
+  includeDeleted: boolean;
+}
+
 export interface RowsRepository {
+  /** Rows in row_key order (a full walk, or rows changed after `sinceSeq` found by scanning in that order). */
   page(query: RowsQuery): Promise<StoredRow[]>;
+  /** Rows changed in (afterSeq, upToSeq], each page one range of the change-sequence index. */
+  changes(query: ChangesQuery): Promise<Array<StoredRow & { seq: number }>>;
   /** One row by its primary key value, tombstone or not. */
   get(table: TableRef, id: string): Promise<StoredRow | undefined>;
   /** The highest change sequence of the table (0 when empty). */
   maxSeq(table: TableRef): Promise<number>;
   counts(table: TableRef): Promise<{ stored: number; deleted: number }>;
 }
+
+/**
+ * A changed_since page (table_key, upToSeq, afterSeq, afterKey, limit). rows_by_seq is (table_key, seq) and, as in
+ * every SQLite index, the rowid (row_key) after it: the walk's order, one index range per page.
+ */
+export const changesSql = (includeDeleted: boolean) => `
+  SELECT row_key, id, modified_on, deleted, CAST(data AS BLOB) AS data, seq FROM rows INDEXED BY rows_by_seq
+  WHERE table_key = ? AND seq <= ? AND (seq, row_key) > (?, ?) ${includeDeleted ? '' : 'AND deleted = 0'}
+  ORDER BY seq, row_key LIMIT ?`;
 
 export function createRowsRepository(db: Db): RowsRepository {
   const keys = createTableKeys(db);
@@ -39,6 +63,9 @@ export function createRowsRepository(db: Db): RowsRepository {
       ORDER BY row_key LIMIT ?`);
   const withDeleted = select(true);
   const withoutDeleted = select(false);
+  const changes = (includeDeleted: boolean) => db.prepare<[number, number, number, number, number], StoredRow & { seq: number }>(changesSql(includeDeleted));
+  const changesWithDeleted = changes(true);
+  const changesWithoutDeleted = changes(false);
   const one = db.prepare<[number, string], StoredRow>('SELECT row_key, id, modified_on, deleted, CAST(data AS BLOB) AS data FROM rows WHERE table_key = ? AND id = ?');
   const maxSeq = db.prepare<[number], number | null>('SELECT MAX(seq) FROM rows WHERE table_key = ?').pluck();
   const counts = db.prepare<[number], { stored: number; deleted: number }>('SELECT COUNT(*) AS stored, COALESCE(SUM(deleted), 0) AS deleted FROM rows WHERE table_key = ?');
@@ -47,6 +74,10 @@ export function createRowsRepository(db: Db): RowsRepository {
     page: (q) => {
       const key = keys.find(q.table);
       return key === undefined ? [] : (q.includeDeleted ? withDeleted : withoutDeleted).all(key, q.afterKey, q.sinceSeq, q.limit);
+    },
+    changes: (q) => {
+      const key = keys.find(q.table);
+      return key === undefined ? [] : (q.includeDeleted ? changesWithDeleted : changesWithoutDeleted).all(key, q.upToSeq, q.afterSeq, q.afterKey, q.limit);
     },
     get: (table, id) => {
       const key = keys.find(table);

@@ -188,4 +188,13 @@ export const pgMigrations: readonly PgMigration[] = [
       CREATE INDEX event_deliveries_of_destination ON event_deliveries (destination_id, status, event_sequence);
     `,
   },
+  {
+    version: 5,
+    name: 'changes-index',
+    sql: `
+      -- changed_since walks go in (seq, row_key) order: one index range per page (rows_by_seq lacked row_key).
+      CREATE INDEX rows_changes ON rows (table_key, seq, row_key);
+      DROP INDEX rows_by_seq;
+    `,
+  },
 ];

@@ -22,6 +22,16 @@ export function createPgRowsRepository(pool: PgPool): RowsRepository {
       );
       return rows.map(asStored);
     },
+    changes: async (q) => {
+      const key = await keys.find(q.table);
+      if (key === undefined) return [];
+      const { rows } = await pool.query(
+        `SELECT row_key, id, modified_on, deleted, data, seq FROM rows
+         WHERE table_key = $1 AND seq <= $2 AND (seq, row_key) > ($3, $4) ${q.includeDeleted ? '' : 'AND deleted = 0'} ORDER BY seq, row_key LIMIT $5`,
+        [key, q.upToSeq, q.afterSeq, q.afterKey, q.limit],
+      );
+      return rows.map((row) => asStored(row) as StoredRow & { seq: number });
+    },
     get: async (table, id) => {
       const key = await keys.find(table);
       if (key === undefined) return undefined;
