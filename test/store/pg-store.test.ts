@@ -1,7 +1,9 @@
+import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { CircuitBreaker } from '../../src/connectors/http/circuit-breaker.js';
 import { SharedPause } from '../../src/connectors/http/shared-pauses.js';
 import { pgMigrations } from '../../src/store/postgres/migrations.js';
+import { pgChangesSql } from '../../src/store/postgres/pg-repositories.js';
 import { createPgStore } from '../../src/store/postgres/pg-store.js';
 import type { Store } from '../../src/store/store.js';
 import { tempDir, testDatabaseUrl } from '../helpers/build-test-app.js';
@@ -112,4 +114,27 @@ describe('PostgreSQL store', () => {
     await waitFor(async () => (await two.pauses!.until(key)) > Date.now());
     await expect(second.admit()).rejects.toMatchObject({ code: 'd365_unavailable', message: expect.stringContaining('opened by another hub process') });
   });
+
+  it('a changed_since page is one range of the rows_changes index (no scan, no sort), on a table with statistics', async () => {
+    const url = testDatabaseUrl(tempDir());
+    const { sync } = await pgStore(url);
+    const table = { tenant: 'acme', connector: 'd365', logical: 'account' };
+    await sync.startPoll(table, { mode: 'delta', source: SOURCE, position, now: NOW });
+    const page = (from: number, n: number, v: string) => Array.from({ length: n }, (_, i) => row(`r${from + i}`, `${v}${from + i}`));
+    for (let p = 0; p < 20; p++) await sync.commitPage({ table, source: SOURCE, rows: page(p * 1000, 1000, 'a'), deletedIds: [], seenRun: null, tombstoneUnseenOf: null, position, now: NOW });
+    await sync.commitPage({ table, source: SOURCE, rows: page(0, 200, 'b'), deletedIds: [], seenRun: null, tombstoneUnseenOf: null, position, now: NOW });
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    onTestFinished(() => client.end());
+    await client.query('ANALYZE rows');
+    const { rows: keyRows } = await client.query<{ table_key: number; max: number }>('SELECT table_key, MAX(seq) AS max FROM rows GROUP BY table_key');
+    const { table_key, max } = keyRows[0]!;
+    for (const includeDeleted of [true, false]) {
+      await client.query(`PREPARE changes_${includeDeleted} AS ${pgChangesSql(includeDeleted)}`);
+      const plan = (await client.query(`EXPLAIN (FORMAT JSON) EXECUTE changes_${includeDeleted}(${table_key}, ${max}, ${max - 1}, ${Number.MAX_SAFE_INTEGER}, 5000)`)).rows[0]['QUERY PLAN'][0].Plan;
+      expect(plan['Node Type']).toBe('Limit');
+      expect(plan.Plans[0]).toMatchObject({ 'Node Type': 'Index Scan', 'Index Name': 'rows_changes' });
+    }
+  });
 });
+

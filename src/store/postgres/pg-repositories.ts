@@ -6,6 +6,11 @@ import { inTransaction, type PgPool } from './pg-db.js';
 import { createPgTableKeys } from './pg-table-keys.js';
 
 /** Stored rows in PostgreSQL; the rows API gets each row's JSON as bytes, as from SQLite. */
+/** A changed_since page ($1 table_key, $2 upToSeq, $3 afterSeq, $4 afterKey, $5 limit): one range of rows_changes. */
+export const pgChangesSql = (includeDeleted: boolean) => `
+  SELECT row_key, id, modified_on, deleted, data, seq FROM rows
+  WHERE table_key = $1 AND seq <= $2 AND (seq, row_key) > ($3, $4) ${includeDeleted ? '' : 'AND deleted = 0'} ORDER BY seq, row_key LIMIT $5`;
+
 export function createPgRowsRepository(pool: PgPool): RowsRepository {
   const keys = createPgTableKeys(pool);
   const asStored = (r: Omit<StoredRow, 'data' | 'deleted'> & { data: string; deleted: number }): StoredRow => ({ ...r, deleted: r.deleted === 1 ? 1 : 0, data: Buffer.from(r.data) });
@@ -25,11 +30,7 @@ export function createPgRowsRepository(pool: PgPool): RowsRepository {
     changes: async (q) => {
       const key = await keys.find(q.table);
       if (key === undefined) return [];
-      const { rows } = await pool.query(
-        `SELECT row_key, id, modified_on, deleted, data, seq FROM rows
-         WHERE table_key = $1 AND seq <= $2 AND (seq, row_key) > ($3, $4) ${q.includeDeleted ? '' : 'AND deleted = 0'} ORDER BY seq, row_key LIMIT $5`,
-        [key, q.upToSeq, q.afterSeq, q.afterKey, q.limit],
-      );
+      const { rows } = await pool.query(pgChangesSql(q.includeDeleted), [key, q.upToSeq, q.afterSeq, q.afterKey, q.limit]);
       return rows.map((row) => asStored(row) as StoredRow & { seq: number });
     },
     get: async (table, id) => {
