@@ -116,7 +116,7 @@ export class EventDeliveries {
     const now = this.deps.now();
     const event: HubEvent = { id: newEventId(), type: 'hub.test', tenant_id: tenant, sequence: 0, created_at: now.toISOString(), data: { destination_id: destinationId } };
     try {
-      const { status } = await this.send(destination, event, AbortSignal.timeout(this.deps.settings.timeoutMs));
+      const { status } = await this.send(destination, event, AbortSignal.any([AbortSignal.timeout(this.deps.settings.timeoutMs), this.outbox.shutdownSignal]));
       return { ok: true, status };
     } catch (error) {
       const failure = error instanceof DeliveryFailure ? error.failure : { message: (error as Error).message, status: null };

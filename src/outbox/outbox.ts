@@ -83,6 +83,11 @@ export class Outbox<K, R, O> {
     return this.stopping;
   }
 
+  /** Aborts once the shutdown grace has passed: work outside the outbox that must not hold a shutdown listens to it. */
+  get shutdownSignal(): AbortSignal {
+    return this.shutdown.signal;
+  }
+
   /** The attempt under way in this process for this record, if any. */
   running(key: K): Promise<void> | undefined {
     return this.inFlight.get(this.options.keyOf(key));
