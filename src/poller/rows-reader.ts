@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
-import type { RowsRepository, StoredRow } from '../store/rows-repository.js';
+import type { RowJson, RowsRepository } from '../store/rows-repository.js';
 import type { TableRef } from '../store/table-keys.js';
 
 /**
@@ -18,7 +18,6 @@ const CursorSchema = z.object({
 });
 type Cursor = z.infer<typeof CursorSchema>;
 
-const CLOSE = Buffer.from('}');
 const COMMA = Buffer.from(',');
 
 export interface RowsRequest {
@@ -67,7 +66,7 @@ export async function readRowsPage(repository: RowsRepository, request: RowsRequ
   const parts: Buffer[] = [Buffer.from('{"rows":[')];
   rows.forEach((row, i) => {
     if (i) parts.push(COMMA);
-    parts.push(...rowParts(row));
+    parts.push(row.json);
   });
   parts.push(Buffer.from(`],"next_cursor":${JSON.stringify(next)},"sync_seq":${cursor.h}}`));
   return Buffer.concat(parts);
@@ -78,8 +77,8 @@ function startCursor(table: string, changedSince: number, startedAt: number, inc
   return { t: table, s: changedSince, h: startedAt, k: changedSince > 0 ? Number.MAX_SAFE_INTEGER : 0, d: includeDeleted, ...(changedSince > 0 ? { q: changedSince } : {}) };
 }
 
-async function byKey(repository: RowsRepository, request: RowsRequest, cursor: Cursor): Promise<{ rows: StoredRow[]; next: string | null }> {
-  const rows = await repository.page({ table: request.table, sinceSeq: cursor.s, afterKey: cursor.k, limit: request.limit, includeDeleted: request.includeDeleted });
+async function byKey(repository: RowsRepository, request: RowsRequest, cursor: Cursor): Promise<{ rows: RowJson[]; next: string | null }> {
+  const rows = await repository.pageJson({ table: request.table, sinceSeq: cursor.s, afterKey: cursor.k, limit: request.limit, includeDeleted: request.includeDeleted });
   const last = rows.at(-1);
   return { rows, next: last && rows.length === request.limit ? encodeCursor({ ...cursor, k: last.row_key }) : null };
 }
@@ -89,17 +88,8 @@ async function byKey(repository: RowsRepository, request: RowsRequest, cursor: C
  * scan of the whole table. A row changed again during the walk moves past its end: the next changed_since read
  * (at this walk's sync_seq) has it.
  */
-async function byChange(repository: RowsRepository, request: RowsRequest, cursor: Cursor): Promise<{ rows: StoredRow[]; next: string | null }> {
-  const rows = await repository.changes({ table: request.table, afterSeq: cursor.q!, afterKey: cursor.k, upToSeq: cursor.h, limit: request.limit, includeDeleted: request.includeDeleted });
+async function byChange(repository: RowsRepository, request: RowsRequest, cursor: Cursor): Promise<{ rows: RowJson[]; next: string | null }> {
+  const rows = await repository.changesJson({ table: request.table, afterSeq: cursor.q!, afterKey: cursor.k, upToSeq: cursor.h, limit: request.limit, includeDeleted: request.includeDeleted });
   const last = rows.at(-1);
   return { rows, next: last && rows.length === request.limit ? encodeCursor({ ...cursor, q: last.seq, k: last.row_key }) : null };
-}
-
-/** One stored row as a contract `Row`, its columns passed through as stored. */
-export function rowJson(row: StoredRow): Buffer {
-  return Buffer.concat(rowParts(row));
-}
-
-function rowParts(row: StoredRow): Buffer[] {
-  return [Buffer.from(`{"id":${JSON.stringify(row.id)},"modified_on":${JSON.stringify(row.modified_on)},"deleted":${row.deleted === 1},"data":`), row.data, CLOSE];
 }

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { ConnectorDefinition } from '../connectors/types.js';
 import { NotFoundError } from '../errors.js';
 import { TableName, TenantParams, commonErrorResponses } from '../http/schemas.js';
-import { readRowsPage, rowJson } from '../poller/rows-reader.js';
+import { readRowsPage } from '../poller/rows-reader.js';
+import { rowJsonBytes } from '../store/rows-repository.js';
 import type { Services } from '../services.js';
 
 const RowsQuery = z.object({
@@ -51,7 +52,7 @@ export const connectorRowsRoutes: FastifyPluginAsyncZod<{ services: Services; de
       const table = await registered(request.params.tenant, request.params.logical);
       const row = await services.rows.get(table, request.params.id);
       if (!row) throw new NotFoundError('row_not_found', `Table '${table.logical}' of tenant '${table.tenant}' holds no row with id '${request.params.id}'.`);
-      return reply.type('application/json; charset=utf-8').send(rowJson(row) as never);
+      return reply.type('application/json; charset=utf-8').send(rowJsonBytes(row) as never);
     },
   );
 };

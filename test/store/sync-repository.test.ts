@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { rowJsonBytes } from '../../src/store/rows-repository.js';
 import type { PageCommit } from '../../src/store/sync-repository.js';
 import { openTestStore } from '../helpers/build-test-app.js';
 
@@ -124,4 +125,22 @@ describe('table keys', () => {
     expect(await ids(other)).toStrictEqual(['b1']);
     expect(await ids(acme)).toStrictEqual(['a2']);
   });
+
+  it('serves each row as the contract’s Row JSON, the same bytes as assembling it from the stored columns, for awkward ids too', async () => {
+    const { commit, rows } = await setup();
+    const awkward = ['plain', 'quote"back\\slash', 'tab\tnew\nline\u0001ctl', 'ünïcødé €', 'emoji 🧾'];
+    await commit({ rows: [...awkward.map((id) => row(id, `name of ${id}`)), { id: 'no-date', modified_on: null, etag: null, data: '{"x":[1,2,{"y":null}]}' }] });
+    await commit({ deletedIds: ['plain'] });
+    const query = { table: T1, sinceSeq: 0, afterKey: 0, limit: 100, includeDeleted: true };
+    const stored = await rows.page(query);
+    const served = await rows.pageJson(query);
+    expect(served.map((r) => r.json.toString())).toStrictEqual(stored.map((r) => rowJsonBytes(r).toString()));
+    const parsed = served.map((r) => JSON.parse(r.json.toString()) as { id: string; modified_on: string | null; deleted: boolean; data: unknown });
+    expect(parsed.map((r) => r.id)).toStrictEqual([...awkward, 'no-date']);
+    expect(parsed[0]).toMatchObject({ deleted: true, modified_on: '2026-01-01T00:00:00Z' });
+    expect(parsed.at(-1)).toStrictEqual({ id: 'no-date', modified_on: null, deleted: false, data: { x: [1, 2, { y: null }] } });
+    const changes = { table: T1, afterSeq: 0, afterKey: Number.MAX_SAFE_INTEGER, upToSeq: await rows.maxSeq(T1), limit: 100, includeDeleted: false };
+    expect((await rows.changesJson(changes)).map((r) => r.json.toString())).toStrictEqual((await rows.changes(changes)).map((r) => rowJsonBytes(r).toString()));
+  });
 });
+

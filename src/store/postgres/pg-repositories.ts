@@ -1,6 +1,6 @@
 import type { ConnectionsRepository } from '../connections-repository.js';
 import type { RegistrationsRepository } from '../registrations-repository.js';
-import type { RowsRepository, StoredRow } from '../rows-repository.js';
+import { rowJsonBytes, type RowJson, type RowsRepository, type StoredRow } from '../rows-repository.js';
 import type { TableRef } from '../table-keys.js';
 import { inTransaction, type PgPool } from './pg-db.js';
 import { createPgTableKeys } from './pg-table-keys.js';
@@ -12,16 +12,18 @@ export const pgChangesSql = (includeDeleted: boolean) => `
   WHERE table_key = $1 AND seq <= $2 AND (seq, row_key) > ($3, $4) ${includeDeleted ? '' : 'AND deleted = 0'} ORDER BY seq, row_key LIMIT $5`;
 
 export function createPgRowsRepository(pool: PgPool): RowsRepository {
+  // Assembled here from the stored text, as in JS; SQLite builds the same bytes in SQL (measured there only).
+  const asJson = (rows: Array<StoredRow & { seq?: number }>): RowJson[] => rows.map((row) => ({ row_key: row.row_key, seq: row.seq ?? 0, json: rowJsonBytes(row) }));
   const keys = createPgTableKeys(pool);
   const asStored = (r: Omit<StoredRow, 'data' | 'deleted'> & { data: string; deleted: number }): StoredRow => ({ ...r, deleted: r.deleted === 1 ? 1 : 0, data: Buffer.from(r.data) });
-  return {
+  const repository: RowsRepository = {
     page: async (q) => {
       const key = await keys.find(q.table);
       if (key === undefined) return [];
       // Without changed_since the seq condition is left out, so the planner walks the row_key index instead of
       // sorting every row the seq index finds.
       const { rows } = await pool.query(
-        `SELECT row_key, id, modified_on, deleted, data FROM rows
+        `SELECT row_key, id, modified_on, deleted, data, seq FROM rows
          WHERE table_key = $1 AND row_key > $2 ${q.sinceSeq > 0 ? 'AND seq > $4' : ''} ${q.includeDeleted ? '' : 'AND deleted = 0'} ORDER BY row_key LIMIT $3`,
         q.sinceSeq > 0 ? [key, q.afterKey, q.limit, q.sinceSeq] : [key, q.afterKey, q.limit],
       );
@@ -33,6 +35,8 @@ export function createPgRowsRepository(pool: PgPool): RowsRepository {
       const { rows } = await pool.query(pgChangesSql(q.includeDeleted), [key, q.upToSeq, q.afterSeq, q.afterKey, q.limit]);
       return rows.map((row) => asStored(row) as StoredRow & { seq: number });
     },
+    pageJson: async (q) => asJson(await repository.page(q)),
+    changesJson: async (q) => asJson(await repository.changes(q)),
     get: async (table, id) => {
       const key = await keys.find(table);
       if (key === undefined) return undefined;
@@ -50,6 +54,7 @@ export function createPgRowsRepository(pool: PgPool): RowsRepository {
       return (await pool.query<{ stored: number; deleted: number }>('SELECT COUNT(*) AS stored, COALESCE(SUM(deleted), 0)::bigint AS deleted FROM rows WHERE table_key = $1', [key])).rows[0]!;
     },
   };
+  return repository;
 }
 
 export function createPgRegistrationsRepository(pool: PgPool): RegistrationsRepository {
