@@ -35,7 +35,10 @@ export interface EventDeliveriesRepository {
    * tenant after its `dispatched_seq` that it wants, then moves its `dispatched_seq` on. Answers how many it made.
    */
   dispatch(now: string, limit: number): Promise<number>;
-  /** Destinations with a delivery due (a new one, a retry whose time came, or one whose claim ran out). */
+  /**
+   * Enabled destinations whose head (oldest undelivered delivery, see nextDue) is due: a new one, a retry whose
+   * time came, or one whose claim ran out. A destination waiting out its head's backoff is not listed.
+   */
   dueDestinations(now: string, limit: number): Promise<string[]>;
   /**
    * The destination's oldest delivery not yet delivered or dead, when it is due. One waiting for its backoff or a
@@ -62,6 +65,10 @@ export const DELIVERY_VIEW = `d.id, e.id AS event_id, e.type AS event_type, d.st
 /** Due: new or a retry whose time came, or claimed by a process whose lease ran out. */
 export const DUE = `((d.status IN ('pending', 'pending_retry') AND d.next_attempt_at <= @now) OR (d.status = 'delivering' AND d.lease_until <= @now))`;
 
+/** A destination's head (`t.id`): its oldest delivery not yet delivered or dead, one lookup per destination. */
+export const HEAD = `SELECT h.id FROM event_deliveries h
+  WHERE h.destination_id = t.id AND h.status IN ('pending', 'pending_retry', 'delivering') ORDER BY h.event_sequence LIMIT 1`;
+
 export const newDeliveryId = (destinationId: string, sequence: number): string => `dlv_${destinationId.slice(4)}_${sequence}`;
 
 export function createEventDeliveriesRepository(db: Db): EventDeliveriesRepository {
@@ -83,11 +90,10 @@ export function createEventDeliveriesRepository(db: Db): EventDeliveriesReposito
     return made;
   });
   const dueDestinations = db.prepare<{ now: string; limit: number }, string>(`
-    SELECT DISTINCT d.destination_id FROM event_deliveries d JOIN destinations t ON t.id = d.destination_id
+    SELECT t.id FROM destinations t JOIN event_deliveries d ON d.id = (${HEAD})
     WHERE t.enabled = 1 AND ${DUE} LIMIT @limit`).pluck();
-  const nextDue = db.prepare<{ destination: string; now: string }, { id: string; due: number }>(`
-    SELECT d.id, ${DUE} AS due FROM event_deliveries d
-    WHERE d.destination_id = @destination AND d.status IN ('pending', 'pending_retry', 'delivering') ORDER BY d.event_sequence LIMIT 1`);
+  const nextDue = db.prepare<{ destination: string; now: string }, string>(`
+    SELECT d.id FROM destinations t JOIN event_deliveries d ON d.id = (${HEAD}) WHERE t.id = @destination AND ${DUE}`).pluck();
   const claim = db.prepare<{ id: string; now: string; lease: string }, { destination_id: string; event_sequence: number }>(`
     UPDATE event_deliveries AS d SET status = 'delivering', attempts = attempts + 1, lease_until = @lease, updated_at = @now
     WHERE d.id = @id AND ${DUE} AND (SELECT enabled FROM destinations t WHERE t.id = d.destination_id) = 1
@@ -137,10 +143,7 @@ export function createEventDeliveriesRepository(db: Db): EventDeliveriesReposito
   return asPromises<EventDeliveriesRepository>({
     dispatch: (now, limit) => destinations.all().reduce((made, d) => made + dispatchOne.immediate(d, now, limit), 0),
     dueDestinations: (now, limit) => dueDestinations.all({ now, limit }),
-    nextDue: (destination, now) => {
-      const head = nextDue.get({ destination, now });
-      return head?.due ? head.id : undefined;
-    },
+    nextDue: (destination, now) => nextDue.get({ destination, now }),
     claim: (id, now, lease) => claimOne.immediate(id, now, lease),
     succeeded: (id, lease, status, now) => void succeeded.run({ id, lease, status, now }),
     failed: (id, lease, failure, nextAttemptAt, now) =>

@@ -1,6 +1,6 @@
 import { wants } from '../../events/filters.js';
 import { DESTINATION_COLUMNS, destinationOf, type DestinationRow } from '../destinations-repository.js';
-import { DELIVERY_VIEW, newDeliveryId, type DeliveryView, type EventDeliveriesRepository } from '../event-deliveries-repository.js';
+import { DELIVERY_VIEW, HEAD, newDeliveryId, type DeliveryView, type EventDeliveriesRepository } from '../event-deliveries-repository.js';
 import { eventOf } from '../events-repository.js';
 import { inTransaction, type PgPool } from './pg-db.js';
 
@@ -53,20 +53,12 @@ export function createPgEventDeliveriesRepository(pool: PgPool): EventDeliveries
     dueDestinations: async (now, limit) =>
       (
         await pool.query<{ destination_id: string }>(
-          `SELECT DISTINCT d.destination_id FROM event_deliveries d JOIN destinations t ON t.id = d.destination_id WHERE t.enabled = 1 AND ${DUE} LIMIT $2`,
+          `SELECT t.id AS destination_id FROM destinations t JOIN event_deliveries d ON d.id = (${HEAD}) WHERE t.enabled = 1 AND ${DUE} LIMIT $2`,
           [now, limit],
         )
       ).rows.map((r) => r.destination_id),
-    nextDue: async (destination, now) => {
-      const head = (
-        await pool.query<{ id: string; due: boolean }>(
-          `SELECT d.id, ${DUE} AS due FROM event_deliveries d
-           WHERE d.destination_id = $2 AND d.status IN ('pending', 'pending_retry', 'delivering') ORDER BY d.event_sequence LIMIT 1`,
-          [now, destination],
-        )
-      ).rows[0];
-      return head?.due ? head.id : undefined;
-    },
+    nextDue: async (destination, now) =>
+      (await pool.query<{ id: string }>(`SELECT d.id FROM destinations t JOIN event_deliveries d ON d.id = (${HEAD}) WHERE t.id = $2 AND ${DUE}`, [now, destination])).rows[0]?.id,
     claim: (id, now, lease) =>
       inTransaction(pool, async (client) => {
         const claimed = (
