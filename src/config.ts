@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 
@@ -184,6 +184,8 @@ export interface Config {
   };
   submissions: {
     dir: string;
+    /** Attachments and packages on their way into the store (SUBMISSION_DIR/.spool: no tenant is named so). */
+    spoolDir: string;
     maxAttachmentBytes: number;
     maxAttempts: number;
     retryBaseMs: number;
@@ -320,6 +322,7 @@ function toConfig(e: Env): Config {
     },
     submissions: {
       dir: e.SUBMISSION_DIR,
+      spoolDir: join(e.SUBMISSION_DIR, '.spool'),
       maxAttachmentBytes: Math.floor(e.SUBMISSION_MAX_ATTACHMENT_MB * 1024 * 1024),
       maxAttempts: e.SUBMISSION_MAX_ATTEMPTS,
       retryBaseMs: e.SUBMISSION_RETRY_BASE_SECONDS * 1000,

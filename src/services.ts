@@ -8,6 +8,7 @@ import { CONNECTORS } from './connectors/registry.js';
 import { LocalDelivery } from './export/deliveries/local-delivery.js';
 import { SftpDelivery } from './export/deliveries/sftp-delivery.js';
 import { SmtpDelivery } from './export/deliveries/smtp-delivery.js';
+import { sweepSpool } from './export/submission-body.js';
 import { ExportService } from './export/export-service.js';
 import { sharedDeliveries } from './export/shared-deliveries.js';
 import { DestinationClient } from './events/destination-client.js';
@@ -134,6 +135,7 @@ export async function createServices(app: FastifyInstance, config: Config, overr
     log: app.log.child({ component: 'poller' }),
   });
   closers.push(() => polls.stop());
+  sweepSpool(config.submissions.spoolDir);
   const exports = new ExportService({
     repository: submissions,
     settings: config.submissions,

@@ -1,19 +1,25 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.js';
-import { BadRequestError, ConflictError, NotConfiguredError, NotFoundError, PayloadTooLargeError } from '../errors.js';
+import { BadRequestError, ConflictError, NotConfiguredError, NotFoundError } from '../errors.js';
 import type { HubMetrics } from '../metrics.js';
 import { Outbox } from '../outbox/outbox.js';
 import type { SubmissionRecord, SubmissionRoute, SubmissionStatus, SubmissionsRepository } from '../store/submissions-repository.js';
 import { canonicalJson } from './canonical-json.js';
 import type { Delivery } from './deliveries/delivery.js';
 import { buildPackage, safeAttachmentNames, sha256Hex } from './package-builder.js';
+import type { SpooledAttachment } from './submission-body.js';
 
+/** A submission as read from its request: each attachment's bytes wait in a spool file (see submission-body). */
 export interface SubmissionInput {
   submission_package_id: string;
   route: SubmissionRoute;
   answers: Record<string, unknown>;
-  attachments: Array<{ filename: string; content_type?: string; content_base64: string }>;
+  attachments: Array<{ filename: string; content_type?: string; content: SpooledAttachment }>;
   email?: { to?: string[]; subject?: string };
 }
 
@@ -48,21 +54,12 @@ export interface ExportServiceDeps {
 }
 
 /**
- * Equal as JSON ⇔ equal digest. Attachment contents enter by their own hash, so a 50 MB body is hashed once
- * instead of being re-serialised with sorted keys.
+ * Equal as JSON ⇔ equal digest. Attachment contents enter by the hash of their base64 text, so a 50 MB body is
+ * hashed once as it streams in instead of being re-serialised with sorted keys.
  */
 function bodyDigest(input: SubmissionInput): string {
-  const attachments = input.attachments.map((a) => ({ ...a, content_base64: sha256Hex(a.content_base64) }));
+  const attachments = input.attachments.map(({ content, ...a }) => ({ ...a, content_base64: content.textSha256 }));
   return sha256Hex(canonicalJson({ ...input, attachments }));
-}
-
-/** Base64 decoding skips characters outside the alphabet, so a body that decodes short was not base64. */
-function decodeBase64(text: string): Buffer | null {
-  const compact = /\s/.test(text) ? text.replace(/\s+/g, '') : text;
-  if (compact.length % 4 !== 0) return null;
-  const padding = compact.endsWith('==') ? 2 : compact.endsWith('=') ? 1 : 0;
-  const decoded = Buffer.from(compact, 'base64');
-  return decoded.length === (compact.length / 4) * 3 - padding ? decoded : null;
 }
 
 /** `buyer@Sub.Example.com` is in `example.com`'s list only as `.example.com` (subdomains) or `sub.example.com`. */
@@ -77,6 +74,15 @@ const SETTLE_POLL_MS = 100;
 interface SubmissionKey {
   tenant: string;
   id: string;
+}
+
+/** A stored package as a stream: one chunk in memory at a time. */
+async function* packageChunks(repository: SubmissionsRepository, tenant: string, id: string): AsyncGenerator<Buffer> {
+  for (let seq = 0; ; seq++) {
+    const chunk = await repository.packageChunk(tenant, id, seq);
+    if (!chunk) return;
+    yield chunk;
+  }
 }
 
 const answerStatus = (status: SubmissionStatus): AnswerStatus => (status === 'delivered' || status === 'failed' ? status : 'pending_retry');
@@ -102,7 +108,8 @@ export class ExportService {
         const job = {
           tenant: record.tenant_id,
           submissionId: record.submission_id,
-          zip: await repository.zip(record.tenant_id, record.submission_id),
+          bytes: record.zip_bytes,
+          openZip: () => Readable.from(packageChunks(repository, record.tenant_id, record.submission_id)),
           recipients: record.recipients ? (JSON.parse(record.recipients) as string[]) : [],
           subject: record.subject,
         };
@@ -129,21 +136,28 @@ export class ExportService {
     if (existing) return this.replay(tenant, existing, digest);
 
     const recipients = input.route === 'email' ? this.recipients(input) : [];
-    const files = this.decodeAttachments(input.attachments);
+    const names = safeAttachmentNames(input.attachments.map((a) => a.filename));
+    const files = input.attachments.map(({ content }, i) => ({ ...content, name: names[i]! }));
     const createdAt = this.deps.now().toISOString();
-    const pkg = await buildPackage({ tenant_id: tenant, submission_package_id: id, route: input.route, created_at: createdAt }, input.answers, files);
-    const inserted = await repository.insert({
-      tenant_id: tenant,
-      submission_id: id,
-      route: input.route,
-      body_sha256: digest,
-      recipients: recipients.length ? JSON.stringify(recipients) : null,
-      subject: input.email?.subject ?? null,
-      zip: pkg.zip,
-      zip_bytes: pkg.bytes,
-      zip_sha256: pkg.sha256,
-      created_at: createdAt,
-    });
+    const zipPath = join(this.deps.settings.spoolDir, `${randomBytes(9).toString('hex')}.zip`);
+    let inserted: boolean;
+    try {
+      const pkg = await buildPackage({ tenant_id: tenant, submission_package_id: id, route: input.route, created_at: createdAt }, input.answers, files, zipPath);
+      inserted = await repository.insert({
+        tenant_id: tenant,
+        submission_id: id,
+        route: input.route,
+        body_sha256: digest,
+        recipients: recipients.length ? JSON.stringify(recipients) : null,
+        subject: input.email?.subject ?? null,
+        zipPath,
+        zip_bytes: pkg.bytes,
+        zip_sha256: pkg.sha256,
+        created_at: createdAt,
+      });
+    } finally {
+      await rm(zipPath, { force: true });
+    }
     // Another request with the same id won the insert while this one was packaging.
     if (!inserted) return this.replay(tenant, (await repository.get(tenant, id))!, digest);
     await this.attempt(tenant, id);
@@ -236,21 +250,6 @@ export class ExportService {
     const recipients = given.length ? given : fallback;
     if (recipients.length === 0) throw new BadRequestError('no_recipient', 'route=email needs email.to in the body or SUBMISSION_EMAIL_TO.');
     return recipients;
-  }
-
-  private decodeAttachments(attachments: SubmissionInput['attachments']): Array<{ name: string; content: Buffer }> {
-    const names = safeAttachmentNames(attachments.map((a) => a.filename));
-    const max = this.deps.settings.maxAttachmentBytes;
-    const tooLarge = (i: number) =>
-      new PayloadTooLargeError('attachment_too_large', `attachments[${i}] is larger than ${Math.round(max / 1024 / 1024)} MB (SUBMISSION_MAX_ATTACHMENT_MB).`);
-    return attachments.map((attachment, i) => {
-      // Checked on the text first, so an oversized attachment is refused before it is decoded.
-      if ((attachment.content_base64.length / 4) * 3 > max + 2) throw tooLarge(i);
-      const content = decodeBase64(attachment.content_base64);
-      if (!content) throw new BadRequestError('invalid_attachment', `attachments[${i}].content_base64 is not valid base64.`);
-      if (content.length > max) throw tooLarge(i);
-      return { name: names[i]!, content };
-    });
   }
 
   private async record(tenant: string, id: string): Promise<SubmissionRecord> {

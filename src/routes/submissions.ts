@@ -1,5 +1,9 @@
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { rm } from 'node:fs/promises';
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { PayloadTooLargeError } from '../errors.js';
+import { readSubmissionBody, type SpooledAttachment } from '../export/submission-body.js';
 import { ErrorEnvelope, TenantParams, commonErrorResponses } from '../http/schemas.js';
 import type { SubmissionAnswer } from '../export/export-service.js';
 import type { Services } from '../services.js';
@@ -50,22 +54,57 @@ export const submissionRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
     return { status: 502, body: { error: { code: 'delivery_failed', message }, ...answer } };
   };
 
-  app.post(
-    `${base}/submit`,
-    {
-      schema: {
-        tags: ['submissions'],
-        summary: 'Package a submission as a ZIP and deliver it (local, email, sftp); idempotent per submission_package_id',
-        params: TenantParams,
-        body: SubmitBody,
-        response: { 200: Answer, 202: Answer, 502: Failed, ...responses },
+  // The submit body is read as a stream (attachments decoded into spool files as they arrive), so this route has
+  // its own JSON parser; the body Fastify then validates is the parsed one with each content_base64 set aside.
+  await app.register(async (scope) => {
+    const limits = { bodyLimitBytes: services.config.bodyLimitBytes, maxAttachmentBytes: services.config.submissions.maxAttachmentBytes, spoolDir: services.config.submissions.spoolDir };
+    const spooled = new WeakMap<FastifyRequest, Map<number, SpooledAttachment>>();
+    scope.removeContentTypeParser('application/json');
+    scope.addContentTypeParser('application/json', async (request: FastifyRequest, payload: NodeJS.ReadableStream) => {
+      const stream = payload as import('node:stream').Readable;
+      if (Number(request.headers['content-length'] ?? 0) > limits.bodyLimitBytes) {
+        stream.resume();
+        throw new PayloadTooLargeError('body_too_large', 'Request body is larger than the configured limit (HUB_BODY_LIMIT_MB).');
+      }
+      const read = await readSubmissionBody(stream, limits);
+      spooled.set(request, read.attachments);
+      return read.body;
+    });
+    const removeSpool = async (request: FastifyRequest) => {
+      const files = spooled.get(request);
+      spooled.delete(request);
+      for (const file of files?.values() ?? []) await rm(file.path, { force: true });
+    };
+    // The handler removes them itself before it answers; these catch a body refused before the handler ran.
+    scope.addHook('onError', removeSpool);
+    scope.addHook('onResponse', removeSpool);
+    scope.addHook('onRequestAbort', removeSpool);
+
+    scope.withTypeProvider<ZodTypeProvider>().post(
+      `${base}/submit`,
+      {
+        schema: {
+          tags: ['submissions'],
+          summary: 'Package a submission as a ZIP and deliver it (local, email, sftp); idempotent per submission_package_id',
+          params: TenantParams,
+          body: SubmitBody,
+          response: { 200: Answer, 202: Answer, 502: Failed, ...responses },
+        },
       },
-    },
-    async (request, reply) => {
-      const { status, body } = outcome(await exports.submit(request.params.tenant, request.body));
-      return reply.status(status).send(body as never);
-    },
-  );
+      async (request, reply) => {
+        const files = spooled.get(request)!;
+        const attachments = request.body.attachments.map(({ filename, content_type }, i) => ({ filename, content_type, content: files.get(i)! }));
+        let answer: SubmissionAnswer;
+        try {
+          answer = await exports.submit(request.params.tenant, { ...request.body, attachments });
+        } finally {
+          await removeSpool(request);
+        }
+        const { status, body } = outcome(answer);
+        return reply.status(status).send(body as never);
+      },
+    );
+  });
 
   app.get(
     `${base}/submissions/:id`,

@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { submissionDelivered, submissionFailed } from '../events/submission-events.js';
 import { asPromises } from './as-promises.js';
 import type { Db } from './db.js';
@@ -26,7 +27,11 @@ export interface SubmissionRecord {
   delivered_at: string | null;
 }
 
-export type NewSubmission = Omit<SubmissionRecord, 'status' | 'attempts' | 'last_error' | 'location' | 'next_attempt_at' | 'updated_at' | 'delivered_at'> & { zip: Buffer };
+/** `zipPath`: a file holding the package, copied into the store a chunk at a time with the record. */
+export type NewSubmission = Omit<SubmissionRecord, 'status' | 'attempts' | 'last_error' | 'location' | 'next_attempt_at' | 'updated_at' | 'delivered_at'> & { zipPath: string };
+
+/** Packages are stored and read in chunks of this size, so none is ever held whole in memory. */
+export const PACKAGE_CHUNK_BYTES = 1024 * 1024;
 
 const COLUMNS = `tenant_id, submission_id, route, body_sha256, recipients, subject, zip_bytes, zip_sha256, status, attempts,
   last_error, location, next_attempt_at, created_at, updated_at, delivered_at`;
@@ -35,7 +40,8 @@ export interface SubmissionsRepository {
   /** Records a new submission as pending; false when one with this id already exists (nothing changes). */
   insert(submission: NewSubmission): Promise<boolean>;
   get(tenant: string, id: string): Promise<SubmissionRecord | undefined>;
-  zip(tenant: string, id: string): Promise<Buffer>;
+  /** Chunk `seq` (0, 1, …) of the submission's ZIP; undefined past the last. */
+  packageChunk(tenant: string, id: string, seq: number): Promise<Buffer | undefined>;
   list(tenant: string, status: SubmissionStatus | undefined, limit: number): Promise<SubmissionRecord[]>;
   /**
    * Claims a submission for one delivery attempt: only from pending / pending_retry (or, in a store several
@@ -62,14 +68,26 @@ export function createSubmissionsRepository(db: Db, notifier = new EventNotifier
     INSERT INTO submissions (tenant_id, submission_id, route, body_sha256, recipients, subject, zip_bytes, zip_sha256, status, created_at, updated_at)
     VALUES (@tenant_id, @submission_id, @route, @body_sha256, @recipients, @subject, @zip_bytes, @zip_sha256, 'pending', @created_at, @created_at)
     ON CONFLICT (tenant_id, submission_id) DO NOTHING`);
-  const insertPackage = db.prepare('INSERT INTO submission_packages (tenant_id, submission_id, zip) VALUES (@tenant_id, @submission_id, @zip)');
+  const insertChunk = db.prepare<[string, string, number, Buffer]>('INSERT INTO submission_package_chunks (tenant_id, submission_id, seq, data) VALUES (?, ?, ?, ?)');
   const insert = db.transaction((s: NewSubmission) => {
     if (insertRecord.run(s).changes === 0) return false;
-    insertPackage.run(s);
+    // Read synchronously because the transaction is: a chunk at a time from the package file.
+    const fd = openSync(s.zipPath, 'r');
+    // One buffer for every chunk: binding a blob copies it.
+    const chunk = Buffer.allocUnsafe(PACKAGE_CHUNK_BYTES);
+    try {
+      for (let seq = 0; ; seq++) {
+        const read = readSync(fd, chunk, 0, PACKAGE_CHUNK_BYTES, null);
+        if (read === 0) break;
+        insertChunk.run(s.tenant_id, s.submission_id, seq, chunk.subarray(0, read));
+      }
+    } finally {
+      closeSync(fd);
+    }
     return true;
   });
   const get = db.prepare<[string, string], SubmissionRecord>(`SELECT ${COLUMNS} FROM submissions WHERE tenant_id = ? AND submission_id = ?`);
-  const zip = db.prepare<[string, string], Buffer>('SELECT zip FROM submission_packages WHERE tenant_id = ? AND submission_id = ?').pluck();
+  const packageChunk = db.prepare<[string, string, number], Buffer>('SELECT data FROM submission_package_chunks WHERE tenant_id = ? AND submission_id = ? AND seq = ?').pluck();
   const listAll = db.prepare<[string, number], SubmissionRecord>(`SELECT ${COLUMNS} FROM submissions WHERE tenant_id = ? ORDER BY created_at DESC, submission_id LIMIT ?`);
   const listByStatus = db.prepare<[string, string, number], SubmissionRecord>(
     `SELECT ${COLUMNS} FROM submissions WHERE tenant_id = ? AND status = ? ORDER BY created_at DESC, submission_id LIMIT ?`,
@@ -111,7 +129,7 @@ export function createSubmissionsRepository(db: Db, notifier = new EventNotifier
   return asPromises<SubmissionsRepository>({
     insert: (s) => insert.immediate(s),
     get: (tenant, id) => get.get(tenant, id),
-    zip: (tenant, id) => zip.get(tenant, id)!,
+    packageChunk: (tenant, id, seq) => packageChunk.get(tenant, id, seq),
     list: (tenant, status, limit) => (status ? listByStatus.all(tenant, status, limit) : listAll.all(tenant, limit)),
     claim: (tenant, id, now) => claim.run(now, tenant, id).changes > 0,
     markDelivered: (tenant, id, location, now) => markDelivered.immediate(tenant, id, location, now),

@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { CircuitBreaker } from '../../src/connectors/http/circuit-breaker.js';
@@ -78,15 +81,20 @@ describe('PostgreSQL store', () => {
     expect(await ids(acme)).toStrictEqual(['a2']);
   });
 
-  it('stores one submission when the same id is inserted by many at once', async () => {
+  it('stores one submission when the same id is inserted by many at once, its package in 1 MiB chunks', async () => {
     const { submissions } = await pgStore();
+    const zip = randomBytes(2.5 * 1024 * 1024);
+    const zipPath = join(tempDir(), 'package.zip');
+    writeFileSync(zipPath, zip);
     const submission = {
       tenant_id: 'acme', submission_id: 's1', route: 'local' as const, body_sha256: 'x', recipients: null, subject: null,
-      zip_bytes: 3, zip_sha256: 'y', created_at: NOW, zip: Buffer.from('zip'),
+      zip_bytes: zip.length, zip_sha256: 'y', created_at: NOW, zipPath,
     };
     const inserted = await Promise.all(Array.from({ length: 20 }, () => submissions.insert(submission)));
     expect(inserted.filter(Boolean)).toHaveLength(1);
-    expect((await submissions.zip('acme', 's1')).toString()).toBe('zip');
+    const chunks = [0, 1, 2, 3].map((seq) => submissions.packageChunk('acme', 's1', seq));
+    expect((await Promise.all(chunks)).map((c) => c?.length)).toStrictEqual([1024 * 1024, 1024 * 1024, 512 * 1024, undefined]);
+    expect(Buffer.concat((await Promise.all(chunks)).filter((c) => c !== undefined))).toStrictEqual(zip);
     const lease = '2026-12-03T10:05:30.000Z';
     const claims = await Promise.all(Array.from({ length: 5 }, () => submissions.claim('acme', 's1', NOW, lease)));
     expect(claims.filter(Boolean)).toHaveLength(1);

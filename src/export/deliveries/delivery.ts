@@ -1,7 +1,11 @@
+import type { Readable } from 'node:stream';
+
 export interface DeliveryJob {
   tenant: string;
   submissionId: string;
-  zip: Buffer;
+  /** The package's size, and a new stream of its bytes each time (one chunk in memory at a time). */
+  bytes: number;
+  openZip: () => Readable;
   /** email only */
   recipients: string[];
   subject: string | null;

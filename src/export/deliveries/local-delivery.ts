@@ -20,7 +20,10 @@ export class LocalDelivery implements Delivery {
     try {
       const file = await open(temp, 'wx');
       try {
-        await file.writeFile(job.zip, { signal });
+        for await (const chunk of job.openZip()) {
+          signal.throwIfAborted();
+          await file.write(chunk as Buffer);
+        }
         await file.sync();
       } finally {
         await file.close();

@@ -39,7 +39,7 @@ export class SftpDelivery implements Delivery {
       const target = posix.join(folder, zipName(job.submissionId));
       const part = `${target}.part`;
       if (!(await client.exists(folder))) await client.mkdir(folder, true);
-      await client.put(job.zip, part);
+      await client.put(job.openZip(), part);
       try {
         await client.posixRename(part, target);
       } catch {

@@ -27,7 +27,7 @@ export class SmtpDelivery implements Delivery {
         to: job.recipients,
         subject: job.subject ?? `Submission ${job.submissionId} from ${job.tenant}`,
         text: `Submission ${job.submissionId} of tenant ${job.tenant} is attached as ${zipName(job.submissionId)}.`,
-        attachments: [{ filename: zipName(job.submissionId), content: job.zip, contentType: 'application/zip' }],
+        attachments: [{ filename: zipName(job.submissionId), content: job.openZip(), contentType: 'application/zip' }],
       });
       return { location: info.messageId };
     } finally {

@@ -197,4 +197,23 @@ export const pgMigrations: readonly PgMigration[] = [
       DROP INDEX rows_by_seq;
     `,
   },
+  {
+    version: 6,
+    name: 'package-chunks',
+    sql: `
+      -- A package written and read a chunk at a time, never held whole in memory; existing ones become one chunk.
+      CREATE TABLE submission_package_chunks (
+        tenant_id      text NOT NULL,
+        submission_id  text NOT NULL,
+        seq            integer NOT NULL,
+        data           bytea NOT NULL,
+        PRIMARY KEY (tenant_id, submission_id, seq),
+        FOREIGN KEY (tenant_id, submission_id) REFERENCES submissions (tenant_id, submission_id) ON DELETE CASCADE
+      );
+      -- ZIP bytes are compressed already: TOAST keeps them out of line without trying to compress them again.
+      ALTER TABLE submission_package_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+      INSERT INTO submission_package_chunks (tenant_id, submission_id, seq, data) SELECT tenant_id, submission_id, 0, zip FROM submission_packages;
+      DROP TABLE submission_packages;
+    `,
+  },
 ];

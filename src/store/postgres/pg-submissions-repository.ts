@@ -1,4 +1,5 @@
-import type { SubmissionRecord, SubmissionsRepository } from '../submissions-repository.js';
+import { open } from 'node:fs/promises';
+import { PACKAGE_CHUNK_BYTES, type SubmissionRecord, type SubmissionsRepository } from '../submissions-repository.js';
 import { submissionDelivered, submissionFailed } from '../../events/submission-events.js';
 import { inTransaction, type PgPool } from './pg-db.js';
 import type { EventNotifier } from '../event-notifier.js';
@@ -22,11 +23,28 @@ export function createPgSubmissionsRepository(pool: PgPool, notifier: EventNotif
           [s.tenant_id, s.submission_id, s.route, s.body_sha256, s.recipients, s.subject, s.zip_bytes, s.zip_sha256, s.created_at],
         );
         if ((inserted.rowCount ?? 0) === 0) return false;
-        await client.query('INSERT INTO submission_packages (tenant_id, submission_id, zip) VALUES ($1, $2, $3)', [s.tenant_id, s.submission_id, s.zip]);
+        const file = await open(s.zipPath, 'r');
+        // One buffer for every chunk: each query is sent before the next read.
+        const chunk = Buffer.allocUnsafe(PACKAGE_CHUNK_BYTES);
+        try {
+          for (let seq = 0; ; seq++) {
+            const { bytesRead } = await file.read(chunk, 0, PACKAGE_CHUNK_BYTES, null);
+            if (bytesRead === 0) break;
+            await client.query('INSERT INTO submission_package_chunks (tenant_id, submission_id, seq, data) VALUES ($1, $2, $3, $4)', [
+              s.tenant_id,
+              s.submission_id,
+              seq,
+              chunk.subarray(0, bytesRead),
+            ]);
+          }
+        } finally {
+          await file.close();
+        }
         return true;
       }),
     get: async (tenant, id) => (await pool.query<SubmissionRecord>(`SELECT ${COLUMNS} FROM submissions WHERE tenant_id = $1 AND submission_id = $2`, [tenant, id])).rows[0],
-    zip: async (tenant, id) => (await pool.query<{ zip: Buffer }>('SELECT zip FROM submission_packages WHERE tenant_id = $1 AND submission_id = $2', [tenant, id])).rows[0]!.zip,
+    packageChunk: async (tenant, id, seq) =>
+      (await pool.query<{ data: Buffer }>('SELECT data FROM submission_package_chunks WHERE tenant_id = $1 AND submission_id = $2 AND seq = $3', [tenant, id, seq])).rows[0]?.data,
     list: async (tenant, status, limit) =>
       (
         await pool.query<SubmissionRecord>(
