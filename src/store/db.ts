@@ -9,6 +9,9 @@ export type Db = Database.Database;
 export function openDatabase(path: string, migrations: readonly Migration[] = allMigrations): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
+  // 16 KiB pages for a new file (an existing one keeps its size): rows are 1–2 kB of JSON, and commits of 5 000
+  // such rows measured 35 % faster than with 4 KiB pages (BENCHMARKS.md). Must come before the first table.
+  db.pragma('page_size = 16384');
   db.pragma('journal_mode = WAL');
   // NORMAL in WAL mode keeps every committed transaction across a process crash; only an OS crash may lose the last ones.
   db.pragma('synchronous = NORMAL');

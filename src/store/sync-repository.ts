@@ -162,9 +162,10 @@ export function createSyncRepository(db: Db, notifier = new EventNotifier()): Sy
     WHERE ${WHERE_TABLE}`);
   // Unchanged rows (same etag and columns) are not rewritten, so re-reads at a modifiedon boundary or in a
   // full resync are neither counted nor given a new sequence number.
-  const upsertRow = db.prepare(`
+  // Positional parameters: bound per row of every page, and measurably cheaper than named ones from a new object.
+  const upsertRow = db.prepare<[number, string, number, string | null, string | null, string, number | null]>(`
     INSERT INTO rows (table_key, id, seq, modified_on, etag, deleted, deleted_at, data, seen_run)
-    VALUES (@table_key, @id, @seq, @modified_on, @etag, 0, NULL, @data, @seen_run)
+    VALUES (?, ?, ?, ?, ?, 0, NULL, ?, ?)
     ON CONFLICT (table_key, id) DO UPDATE SET
       seq = excluded.seq, modified_on = excluded.modified_on, etag = excluded.etag, deleted = 0, deleted_at = NULL,
       data = excluded.data, seen_run = COALESCE(excluded.seen_run, rows.seen_run)
@@ -189,7 +190,7 @@ export function createSyncRepository(db: Db, notifier = new EventNotifier()): Sy
     let upserted = 0;
     let deleted = 0;
     for (const row of c.rows) {
-      const changed = upsertRow.run({ table_key: tableKey, seq, seen_run: c.seenRun, ...row }).changes > 0;
+      const changed = upsertRow.run(tableKey, row.id, seq, row.modified_on, row.etag, row.data, c.seenRun).changes > 0;
       if (changed) upserted++;
       else if (c.seenRun !== null) markSeen.run(c.seenRun, tableKey, row.id);
     }

@@ -26,7 +26,7 @@ describe('migration 007: packages in chunks', () => {
     const { app, config } = await buildTestApp({ HUB_DB_PATH: dbPath, SUBMISSION_DIR: join(dir, 'out') });
     await app.ready();
     const target = join(config.submissions.dir, 'acme', 'submission_old-1.zip');
-    await waitFor(() => existsSync(target), 15_000);
+    await waitFor(() => existsSync(target), { timeoutMs: 15_000 });
     expect(readFileSync(target).equals(zip)).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 import { NotFoundError } from '../../errors.js';
 import { MetadataCache } from '../http/metadata-cache.js';
 import type { ODataClient } from '../http/odata-client.js';
-import { keysOf, toRowsPage, type RowShape } from '../http/odata-rows.js';
+import { keysOf, shapeFields, toRowsPage, type RowShape } from '../http/odata-rows.js';
 import type { KeysPage, ReadRequest, RowsPage, SourceConnector, TableDetail, TableInfo, TableSync } from '../types.js';
 import { LAST_MODIFIED, tablesFromMetadata, type BcTable } from './metadata.js';
 
@@ -63,14 +63,14 @@ export class BusinessCentralConnector implements SourceConnector {
 
   async *read(request: ReadRequest, signal?: AbortSignal): AsyncGenerator<RowsPage> {
     const shape: RowShape = { primaryKey: request.table.primary_key, modifiedColumn: LAST_MODIFIED, blankStamp: BLANK_STAMP };
-    for await (const page of this.client.pages(request.link ?? this.firstLink(request), { maxPageSize: this.options.pageSize, signal })) {
+    for await (const page of this.client.pages(request.link ?? this.firstLink(request), { maxPageSize: this.options.pageSize, fields: shapeFields(shape), signal })) {
       yield toRowsPage(page, shape);
     }
   }
 
   async *readKeys(table: TableInfo, signal?: AbortSignal): AsyncGenerator<KeysPage> {
     const { primary_key: pk } = table;
-    for await (const page of this.client.pages(`${this.setPath(table)}?$select=${pk}`, { maxPageSize: this.options.pageSize, signal })) {
+    for await (const page of this.client.pages(`${this.setPath(table)}?$select=${pk}`, { maxPageSize: this.options.pageSize, fields: [pk], signal })) {
       yield { ids: keysOf(page, pk), nextLink: page.nextLink };
     }
   }

@@ -1,7 +1,7 @@
 import { NotFoundError, UpstreamError } from '../../errors.js';
 import { MetadataCache } from '../http/metadata-cache.js';
 import type { ODataClient } from '../http/odata-client.js';
-import { keysOf, toRowsPage, type RowShape } from '../http/odata-rows.js';
+import { keysOf, shapeFields, toRowsPage, type RowShape } from '../http/odata-rows.js';
 import type { KeysPage, ReadRequest, RowsPage, SourceConnector, TableDetail, TableInfo, TableSync } from '../types.js';
 import { ATTRIBUTE_SELECT, ENTITY_SELECT, isReadable, toTableDetail, toTableInfo, type EntityDefinition } from './metadata.js';
 
@@ -70,14 +70,14 @@ export class DataverseConnector implements SourceConnector {
   async *read(request: ReadRequest, signal?: AbortSignal): AsyncGenerator<RowsPage> {
     const shape = dataverseRowShape(request.table.primary_key);
     const start = request.link ?? this.firstLink(request);
-    for await (const page of this.client.pages(start, { maxPageSize: this.options.pageSize, trackChanges: request.kind === 'delta', signal })) {
+    for await (const page of this.client.pages(start, { maxPageSize: this.options.pageSize, fields: shapeFields(shape), trackChanges: request.kind === 'delta', signal })) {
       yield toRowsPage(page, shape);
     }
   }
 
   async *readKeys(table: TableInfo, signal?: AbortSignal): AsyncGenerator<KeysPage> {
     const { entity_set: set, primary_key: pk } = table;
-    for await (const page of this.client.pages(`${set}?$select=${pk}&$orderby=${pk} asc`, { maxPageSize: this.options.pageSize, signal })) {
+    for await (const page of this.client.pages(`${set}?$select=${pk}&$orderby=${pk} asc`, { maxPageSize: this.options.pageSize, fields: [pk], signal })) {
       yield { ids: keysOf(page, pk), nextLink: page.nextLink };
     }
   }

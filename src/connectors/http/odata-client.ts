@@ -7,13 +7,14 @@ import type { CircuitBreaker } from './circuit-breaker.js';
 import type { RequestGate } from './request-gate.js';
 import { decideRetry, type RetryLimits } from './retry-policy.js';
 import type { TokenProvider } from './token-provider.js';
+import { scanPage, type ScannedPage } from './odata-page-scanner.js';
 import { upstreamErrorFromResponse, upstreamNetworkError, type ODataSystem } from './upstream-error.js';
 
-export interface ODataPage {
-  rows: Record<string, unknown>[];
-  nextLink: string | null;
-  deltaLink: string | null;
-}
+/** A collection page: each row as the service sent it, with the members the caller asked for parsed. */
+export type ODataPage = ScannedPage;
+
+/** Members every page reader needs besides the caller's: the etag and the markers of a deleted entity. */
+const ALWAYS_READ = ['@odata.context', 'id'];
 
 export interface RequestLimits extends RetryLimits {
   /** One try, headers and body, ends by then (then it counts as a connection failure and may be retried). */
@@ -52,11 +53,13 @@ interface RawResponse {
   status: number | null;
   retryAfter: string | null;
   contentType: string | null;
-  text: string;
+  body: Buffer;
   error?: unknown;
   /** The body passed the response size limit (undici stopped reading it). */
   tooLarge?: boolean;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** Failures that say the org is in trouble (they open the circuit); any other answer shows the org is up. */
 const countsAgainstOrg = (status: number | null) => status === null || status >= 500 || status === 429;
@@ -85,6 +88,11 @@ export class ODataClient {
 
   /** The body of a successful answer as text, after the same auth, gate, retries and breaker as any request. */
   async getText(pathOrUrl: string, options: GetOptions = {}): Promise<string> {
+    return (await this.getBytes(pathOrUrl, options)).toString('utf8');
+  }
+
+  /** The body of a successful answer, as bytes. */
+  async getBytes(pathOrUrl: string, options: GetOptions = {}): Promise<Buffer> {
     const url = this.resolve(pathOrUrl);
     const { limits, log, metrics, system } = this.options;
     const org = metrics.orgLabel(new URL(url).host);
@@ -121,7 +129,7 @@ export class ODataClient {
         }
         if (response.status !== null && response.status >= 200 && response.status < 300) {
           verdict(false);
-          return response.text;
+          return response.body;
         }
 
         const decision = decideRetry(
@@ -133,7 +141,7 @@ export class ODataClient {
           verdict(countsAgainstOrg(response.status));
           throw response.status === null
             ? upstreamNetworkError(system, response.error, this.describe(url))
-            : upstreamErrorFromResponse(system, response.status, response.text, this.describe(url), response.contentType);
+            : upstreamErrorFromResponse(system, response.status, response.body.toString('utf8'), this.describe(url), response.contentType);
         }
         log.warn({ status: response.status, attempt, waitMs: decision.waitMs, reason: decision.reason, path: new URL(url).pathname }, `retrying ${system.name} request`);
         if (decision.pauseAll) {
@@ -166,33 +174,46 @@ export class ODataClient {
 
   /**
    * Pages of a collection, following `@odata.nextLink` verbatim and resending the same `Prefer` on every page.
+   * Rows stay the text the service sent; only `fields` (and the etag and deleted-entity markers) are parsed.
    * The next page is requested while the caller works on the current one (two pages in memory at most), so
    * the service's time and the hub's commit overlap. The delta link, when the service gives one, is on the last page.
    */
-  async *pages(pathOrUrl: string, options: { maxPageSize: number; trackChanges?: boolean; signal?: AbortSignal }): AsyncGenerator<ODataPage> {
+  async *pages(pathOrUrl: string, options: { maxPageSize: number; fields: string[]; trackChanges?: boolean; signal?: AbortSignal }): AsyncGenerator<ODataPage> {
     const prefer = [`odata.maxpagesize=${options.maxPageSize}`];
     if (options.trackChanges) prefer.unshift('odata.track-changes');
+    const fields = [...new Set([...options.fields, ...ALWAYS_READ])];
     const prefetch = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, prefetch.signal]) : prefetch.signal;
     const request = (url: string) => {
-      const page = this.getJson<Record<string, unknown>>(url, { prefer, signal });
+      const page = this.getBytes(url, { prefer, signal }).then((bytes) => scanPage(bytes, fields) ?? this.parsePage(bytes.toString('utf8'), fields, this.resolve(url)));
       // Awaited below; until then a failure must not count as unhandled.
       page.catch(() => undefined);
       return page;
     };
-    let pending: Promise<Record<string, unknown>> | null = request(pathOrUrl);
+    let pending: Promise<ODataPage> | null = request(pathOrUrl);
     try {
       while (pending) {
-        const body: Record<string, unknown> = await pending;
-        const rows = Array.isArray(body.value) ? (body.value as Record<string, unknown>[]) : [];
-        const nextLink = typeof body['@odata.nextLink'] === 'string' ? body['@odata.nextLink'] : null;
-        const deltaLink = typeof body['@odata.deltaLink'] === 'string' ? body['@odata.deltaLink'] : null;
-        pending = nextLink ? request(nextLink) : null;
-        yield { rows, nextLink, deltaLink };
+        const page: ODataPage = await pending;
+        pending = page.nextLink ? request(page.nextLink) : null;
+        yield page;
       }
     } finally {
       prefetch.abort();
     }
+  }
+
+  /** A page the scanner could not read (not the usual shape, or not JSON): parsed whole, rows written back as JSON. */
+  private parsePage(text: string, fields: string[], url: string): ODataPage {
+    const body = this.parse<Record<string, unknown>>(text, url);
+    const values = Array.isArray(body.value) ? (body.value as unknown[]) : [];
+    const rows = values
+      .filter((value): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value))
+      .map((value) => {
+        const { '@odata.etag': etag, ...columns } = value;
+        return { data: JSON.stringify(columns), etag: typeof etag === 'string' ? etag : null, fields: Object.fromEntries(fields.filter((f) => f in value).map((f) => [f, value[f]])) };
+      });
+    const link = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : null);
+    return { rows, nextLink: link('@odata.nextLink'), deltaLink: link('@odata.deltaLink') };
   }
 
   private resolve(pathOrUrl: string): string {
@@ -222,12 +243,12 @@ export class ODataClient {
         const value = res.headers[name];
         return Array.isArray(value) ? value[0]! : (value ?? null);
       };
-      return { status: res.statusCode, retryAfter: header('retry-after'), contentType: header('content-type'), text: await res.body.text() };
+      return { status: res.statusCode, retryAfter: header('retry-after'), contentType: header('content-type'), body: Buffer.from(await res.body.arrayBuffer()) };
     } catch (error) {
-      if ((error as { code?: unknown })?.code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return { status: null, retryAfter: null, contentType: null, text: '', tooLarge: true };
+      if ((error as { code?: unknown })?.code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return { status: null, retryAfter: null, contentType: null, body: EMPTY, tooLarge: true };
       // The caller gave up (shutdown) or the deadline passed: no retry. A try that timed out by itself is retried.
       if (signal.aborted) throw error;
-      return { status: null, retryAfter: null, contentType: null, text: '', error };
+      return { status: null, retryAfter: null, contentType: null, body: EMPTY, error };
     }
   }
 

@@ -1,5 +1,6 @@
 import type { StoredRowInput } from '../../store/sync-repository.js';
 import type { ODataPage } from './odata-client.js';
+import type { ScannedRow } from './odata-page-scanner.js';
 import type { RowsPage } from '../types.js';
 
 export interface SplitPage {
@@ -15,31 +16,27 @@ export interface RowShape {
   blankStamp?: string;
 }
 
-const isDeletedEntity = (row: Record<string, unknown>) =>
-  typeof row['@odata.context'] === 'string' && (row['@odata.context'] as string).endsWith('$deletedEntity');
+/** The members a page reader must parse for rows of this shape. */
+export const shapeFields = ({ primaryKey, modifiedColumn }: RowShape): string[] => [primaryKey, modifiedColumn];
+
+const isDeletedEntity = (fields: Record<string, unknown>) => typeof fields['@odata.context'] === 'string' && fields['@odata.context'].endsWith('$deletedEntity');
 
 /**
- * Splits an OData page into rows to upsert (columns kept as read, less the etag) and ids reported deleted
- * (`$deletedEntity` entries of a change-tracking page).
+ * Splits an OData page into rows to upsert (each kept as the text the service sent, less the etag) and ids
+ * reported deleted (`$deletedEntity` entries of a change-tracking page).
  */
-export function splitPage(values: Record<string, unknown>[], { primaryKey, modifiedColumn, blankStamp }: RowShape): SplitPage {
+export function splitPage(values: ScannedRow[], { primaryKey, modifiedColumn, blankStamp }: RowShape): SplitPage {
   const rows: StoredRowInput[] = [];
   const deletedIds: string[] = [];
-  for (const value of values) {
-    if (isDeletedEntity(value)) {
-      if (typeof value.id === 'string') deletedIds.push(value.id);
+  for (const { data, etag, fields } of values) {
+    if (isDeletedEntity(fields)) {
+      if (typeof fields.id === 'string') deletedIds.push(fields.id);
       continue;
     }
-    const id = value[primaryKey];
+    const id = fields[primaryKey];
     if (typeof id !== 'string') continue;
-    const { '@odata.etag': etag, ...columns } = value;
-    const modified = columns[modifiedColumn];
-    rows.push({
-      id,
-      etag: typeof etag === 'string' ? etag : null,
-      modified_on: typeof modified === 'string' && modified !== blankStamp ? modified : null,
-      data: JSON.stringify(columns),
-    });
+    const modified = fields[modifiedColumn];
+    rows.push({ id, etag, modified_on: typeof modified === 'string' && modified !== blankStamp ? modified : null, data });
   }
   return { rows, deletedIds };
 }
@@ -51,5 +48,5 @@ export function toRowsPage(page: ODataPage, shape: RowShape): RowsPage {
 
 /** The primary keys of a `$select=<key>` page. */
 export function keysOf(page: ODataPage, primaryKey: string): string[] {
-  return page.rows.map((row) => row[primaryKey]).filter((id): id is string => typeof id === 'string');
+  return page.rows.map((row) => row.fields[primaryKey]).filter((id): id is string => typeof id === 'string');
 }

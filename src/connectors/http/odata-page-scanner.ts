@@ -1,0 +1,253 @@
+/**
+ * Reads an OData collection page (`{"value":[{…},…],"@odata.nextLink":"…"}`) straight from its bytes: each row
+ * is kept as the text the service sent (less its `@odata.etag` member) and only the members the hub needs (key,
+ * modified stamp, etag, deleted-entity markers) are parsed. This replaces decoding the page to one string,
+ * JSON.parse of every row into objects and JSON.stringify of each one again, which was most of a poll's CPU time.
+ *
+ * It is a structural scanner: strings (with escapes), nesting, `:` and `,` between members are checked, so a page
+ * cut short or out of shape is found, and a page it cannot read this way (`null`) is parsed whole by the caller.
+ * The values it does not parse (numbers, literals, the characters inside strings) are kept as sent, unchecked:
+ * Dataverse and Business Central write them with standard serialisers, and checking every byte would cost as much
+ * as the parse this saves.
+ * UTF-8 multi-byte sequences never contain bytes below 0x80, so looking for ASCII punctuation in the bytes is safe.
+ * The page buffer is the scanner's to change: a row's first member is overwritten in place (see `row`).
+ */
+
+export interface ScannedRow {
+  /** The row's JSON text as sent, without its `@odata.etag` member. */
+  data: string;
+  etag: string | null;
+  /** The wanted members the row has, parsed. */
+  fields: Record<string, unknown>;
+}
+
+export interface ScannedPage {
+  rows: ScannedRow[];
+  nextLink: string | null;
+  deltaLink: string | null;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+
+class Malformed extends Error {}
+
+const isSpace = (c: number | undefined) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+/** `b[i]` opens a string: the index after its closing quote. */
+function stringEnd(b: Buffer, i: number): number {
+  for (let from = i + 1; ; ) {
+    const quote = b.indexOf(QUOTE, from);
+    if (quote === -1) throw new Malformed();
+    let backslashes = 0;
+    for (let k = quote - 1; b[k] === BACKSLASH; k--) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+    from = quote + 1;
+  }
+}
+
+/** The index after the value starting at `i` (string, object, array, number or literal). */
+function valueEnd(b: Buffer, i: number): number {
+  const c = b[i];
+  if (c === QUOTE) return stringEnd(b, i);
+  if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+    let depth = 0;
+    for (let j = i; j < b.length; ) {
+      const ch = b[j];
+      if (ch === QUOTE) {
+        j = stringEnd(b, j);
+        continue;
+      }
+      if (ch === OPEN_BRACE || ch === OPEN_BRACKET) depth++;
+      else if (ch === CLOSE_BRACE || ch === CLOSE_BRACKET) {
+        depth--;
+        if (depth === 0) return j + 1;
+      }
+      j++;
+    }
+    throw new Malformed();
+  }
+  let j = i;
+  for (let ch = b[j]; j < b.length && ch !== COMMA && ch !== CLOSE_BRACE && ch !== CLOSE_BRACKET && !isSpace(ch); ch = b[++j]);
+  if (j === i || j === b.length) throw new Malformed();
+  return j;
+}
+
+/** Whether the key whose quotes are at `ks` and `ke - 1` is `wanted` (ASCII, no escapes: names the hub asks for). */
+function keyIs(b: Buffer, ks: number, ke: number, wanted: Buffer): boolean {
+  if (ke - ks - 2 !== wanted.length) return false;
+  for (let k = 0; k < wanted.length; k++) if (b[ks + 1 + k] !== wanted[k]) return false;
+  return true;
+}
+
+/** A member's value; a string without escapes is decoded rather than parsed (keys and stamps mostly are). */
+function valueOf(b: Buffer, start: number, end: number): unknown {
+  if (b[start] === QUOTE) {
+    let plain = true;
+    for (let k = start + 1; k < end - 1; k++) {
+      if (b[k] === BACKSLASH || b[k]! < 0x20) {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) return b.toString('utf8', start + 1, end - 1);
+  }
+  return JSON.parse(b.toString('utf8', start, end));
+}
+
+const ETAG = Buffer.from('@odata.etag');
+const VALUE = Buffer.from('value');
+const NEXT_LINK = Buffer.from('@odata.nextLink');
+const DELTA_LINK = Buffer.from('@odata.deltaLink');
+
+interface Member {
+  keyStart: number;
+  keyEnd: number;
+  valueStart: number;
+  valueEnd: number;
+}
+
+/**
+ * Walks the members of the object opening at `start`, calling `visit` for each; the index after its closing brace,
+ * and whether there was whitespace between its tokens. `readsValue` names a key whose value the visitor reads
+ * itself (answering where it ends), so a page's rows are walked once.
+ */
+function members(b: Buffer, start: number, visit: (m: Member) => number | void, readsValue?: Buffer): { end: number; spaced: boolean } {
+  let spaced = false;
+  const skip = (i: number) => {
+    if (!isSpace(b[i])) return i;
+    spaced = true;
+    while (isSpace(b[i])) i++;
+    return i;
+  };
+  let i = skip(start + 1);
+  if (b[i] === CLOSE_BRACE) return { end: i + 1, spaced };
+  const member: Member = { keyStart: 0, keyEnd: 0, valueStart: 0, valueEnd: 0 };
+  for (;;) {
+    if (b[i] !== QUOTE) throw new Malformed();
+    member.keyStart = i;
+    member.keyEnd = stringEnd(b, i);
+    let at = skip(member.keyEnd);
+    if (b[at] !== COLON) throw new Malformed();
+    at = skip(at + 1);
+    member.valueStart = at;
+    if (readsValue && keyIs(b, member.keyStart, member.keyEnd, readsValue)) {
+      member.valueEnd = -1;
+      member.valueEnd = visit(member) as number;
+    } else {
+      member.valueEnd = valueEnd(b, at);
+      visit(member);
+    }
+    i = skip(member.valueEnd);
+    if (b[i] === COMMA) i = skip(i + 1);
+    else if (b[i] === CLOSE_BRACE) return { end: i + 1, spaced };
+    else throw new Malformed();
+  }
+}
+
+/** The rows of a page and its links, or null when the page is not in the shape this scanner reads. */
+export function scanPage(b: Buffer, wanted: readonly string[]): ScannedPage | null {
+  const wantedKeys = wanted.map((name) => ({ name, key: Buffer.from(name) }));
+  const rows: ScannedRow[] = [];
+  let nextLink: string | null = null;
+  let deltaLink: string | null = null;
+  const overwritten: number[] = [];
+
+  const row = (start: number): number => {
+    let etag: string | null = null;
+    // Where the etag member starts and ends, and where the member after it starts (-1: it was the last one).
+    let etagStart = -1;
+    let etagEnd = -1;
+    let afterEtag = -1;
+    const fields: Record<string, unknown> = {};
+    const { end, spaced } = members(b, start, ({ keyStart, keyEnd, valueStart, valueEnd }) => {
+      if (etagStart !== -1 && afterEtag === -1) afterEtag = keyStart;
+      if (keyIs(b, keyStart, keyEnd, ETAG)) {
+        if (etagStart !== -1) throw new Malformed();
+        const value = valueOf(b, valueStart, valueEnd);
+        etag = typeof value === 'string' ? value : null;
+        etagStart = keyStart;
+        etagEnd = valueEnd;
+        return;
+      }
+      for (const { name, key } of wantedKeys) {
+        if (!keyIs(b, keyStart, keyEnd, key)) continue;
+        if (name in fields) throw new Malformed();
+        fields[name] = valueOf(b, valueStart, valueEnd);
+      }
+    });
+    let data: string;
+    if (spaced) {
+      // Pretty-printed (recorded and hand-made answers are; Dataverse and BC send compact JSON): stored compact.
+      const { '@odata.etag': _etag, ...columns } = JSON.parse(b.toString('utf8', start, end)) as Record<string, unknown>;
+      data = JSON.stringify(columns);
+    } else if (etagStart === -1) {
+      data = b.toString('utf8', start, end);
+    } else if (etagStart === start + 1 && afterEtag !== -1) {
+      // The etag first (as Dataverse writes it): the comma before the next member becomes the row's `{`, so the
+      // row is decoded once, without the etag (put back if the page turns out unreadable, for the whole parse).
+      b[afterEtag - 1] = OPEN_BRACE;
+      overwritten.push(afterEtag - 1);
+      data = b.toString('utf8', afterEtag - 1, end);
+    } else if (afterEtag !== -1) {
+      data = b.toString('utf8', start, etagStart) + b.toString('utf8', afterEtag, end);
+    } else {
+      // The etag last: the comma before it goes too (`{"a":1,"@odata.etag":"x"}` → `{"a":1}`).
+      const cutFrom = b[etagStart - 1] === COMMA ? etagStart - 1 : etagStart;
+      data = b.toString('utf8', start, cutFrom) + b.toString('utf8', etagEnd, end);
+    }
+    rows.push({ data, etag, fields });
+    return end;
+  };
+
+  try {
+    let i = 0;
+    while (isSpace(b[i])) i++;
+    if (b[i] !== OPEN_BRACE) return null;
+    const { end } = members(
+      b,
+      i,
+      ({ keyStart, keyEnd, valueStart, valueEnd }) => {
+        if (valueEnd === -1) {
+          // `value`: the rows, walked here once.
+          if (b[valueStart] !== OPEN_BRACKET) throw new Malformed();
+          let at = valueStart + 1;
+          while (isSpace(b[at])) at++;
+          if (b[at] === CLOSE_BRACKET) return at + 1;
+          for (;;) {
+            if (b[at] !== OPEN_BRACE) throw new Malformed();
+            at = row(at);
+            while (isSpace(b[at])) at++;
+            if (b[at] === COMMA) {
+              at++;
+              while (isSpace(b[at])) at++;
+            } else if (b[at] === CLOSE_BRACKET) return at + 1;
+            else throw new Malformed();
+          }
+        }
+        if (keyIs(b, keyStart, keyEnd, NEXT_LINK)) {
+          const link = valueOf(b, valueStart, valueEnd);
+          nextLink = typeof link === 'string' ? link : null;
+        } else if (keyIs(b, keyStart, keyEnd, DELTA_LINK)) {
+          const link = valueOf(b, valueStart, valueEnd);
+          deltaLink = typeof link === 'string' ? link : null;
+        }
+      },
+      VALUE,
+    );
+    i = end;
+    while (isSpace(b[i])) i++;
+    if (i !== b.length) throw new Malformed();
+  } catch (error) {
+    if (!(error instanceof Malformed || error instanceof SyntaxError)) throw error;
+    for (const at of overwritten) b[at] = COMMA;
+    return null;
+  }
+  return { rows, nextLink, deltaLink };
+}
