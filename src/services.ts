@@ -21,9 +21,7 @@ import { PollService } from './poller/poll-service.js';
 import { sharedPolls } from './poller/shared-polls.js';
 import { TableRegistry } from './poller/table-registry.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
-import { PgJobQueue } from './queue/pg-job-queue.js';
 import { SecretBox } from './security/secret-box.js';
-import { createPgStore } from './store/postgres/pg-store.js';
 import type { RowsRepository } from './store/rows-repository.js';
 import { createSqliteStore } from './store/sqlite-store.js';
 import type { Store } from './store/store.js';
@@ -66,7 +64,8 @@ export interface Services {
  */
 export async function createServices(app: FastifyInstance, config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
   const now = overrides.now ?? (() => new Date());
-  const store = config.databaseUrl ? await createPgStore(config.databaseUrl) : createSqliteStore(config.dbPath);
+  // The PostgreSQL modules (pg, pg-boss) are loaded only in PostgreSQL mode: resident memory an SQLite hub never uses.
+  const store = config.databaseUrl ? await (await import('./store/postgres/pg-store.js')).createPgStore(config.databaseUrl) : createSqliteStore(config.dbPath);
   // Closed in reverse order of creation: background work stops (committing what it holds) before the store closes.
   const closers: Array<() => Promise<void> | void> = [() => store.close()];
   app.addHook('onClose', async () => {
@@ -172,6 +171,7 @@ export async function createServices(app: FastifyInstance, config: Config, overr
   const deliveryIntervalMs = overrides.deliveryWorkerIntervalMs ?? 5000;
   const background: Array<{ start(): Promise<void> | void; interrupt(): void; stop(): Promise<void> }> = [];
   if (config.databaseUrl) {
+    const { PgJobQueue } = await import('./queue/pg-job-queue.js');
     const queue = new PgJobQueue({ databaseUrl: config.databaseUrl, log: app.log.child({ component: 'job-queue' }) });
     if (config.poll.intervalMs > 0) queue.add(sharedPolls(schedulerOptions));
     queue.add(sharedDeliveries({ exports, repository: submissions, planEveryMs: deliveryIntervalMs, attemptTimeoutMs: config.submissions.attemptTimeoutMs, now }));

@@ -16,9 +16,9 @@ export function openDatabase(path: string, migrations: readonly Migration[] = al
   // NORMAL in WAL mode keeps every committed transaction across a process crash; only an OS crash may lose the last ones.
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
-  // 64 MiB of page cache: a poll's upserts hit random places of the key index; measured 22 % faster commits
-  // at 200k rows than the 16 MiB default (see BENCHMARKS.md).
-  db.pragma('cache_size = -65536');
+  // 16 MiB of page cache: with 16 KiB pages, 64 MiB measured no faster commits of 200k or 1M rows (BENCHMARKS.md),
+  // and every cached page is resident memory.
+  db.pragma('cache_size = -16384');
   db.pragma('foreign_keys = ON');
   migrate(db, migrations);
   return db;

@@ -40,8 +40,11 @@ export interface StoredRowInput {
   id: string;
   modified_on: string | null;
   etag: string | null;
-  /** The source's columns as JSON text. */
-  data: string;
+  /**
+   * The source's columns as JSON text, or as its UTF-8 bytes (a view into the page the source sent: stored as
+   * text without ever becoming a JS string).
+   */
+  data: string | Buffer;
 }
 
 /** Where the run stands once a page is committed; written in the page's own transaction. */
@@ -163,9 +166,10 @@ export function createSyncRepository(db: Db, notifier = new EventNotifier()): Sy
   // Unchanged rows (same etag and columns) are not rewritten, so re-reads at a modifiedon boundary or in a
   // full resync are neither counted nor given a new sequence number.
   // Positional parameters: bound per row of every page, and measurably cheaper than named ones from a new object.
-  const upsertRow = db.prepare<[number, string, number, string | null, string | null, string, number | null]>(`
+  // `CAST(? AS TEXT)`: bytes bound as a blob are taken as the UTF-8 text they are, with no conversion.
+  const upsertRow = db.prepare<[number, string, number, string | null, string | null, string | Buffer, number | null]>(`
     INSERT INTO rows (table_key, id, seq, modified_on, etag, deleted, deleted_at, data, seen_run)
-    VALUES (?, ?, ?, ?, ?, 0, NULL, ?, ?)
+    VALUES (?, ?, ?, ?, ?, 0, NULL, CAST(? AS TEXT), ?)
     ON CONFLICT (table_key, id) DO UPDATE SET
       seq = excluded.seq, modified_on = excluded.modified_on, etag = excluded.etag, deleted = 0, deleted_at = NULL,
       data = excluded.data, seen_run = COALESCE(excluded.seen_run, rows.seen_run)

@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
  * Reads an OData collection page (`{"value":[{…},…],"@odata.nextLink":"…"}`) straight from its bytes: each row
  * is kept as the text the service sent (less its `@odata.etag` member) and only the members the hub needs (key,
@@ -14,8 +16,11 @@
  */
 
 export interface ScannedRow {
-  /** The row's JSON text as sent, without its `@odata.etag` member. */
-  data: string;
+  /**
+   * The row's JSON as sent, without its `@odata.etag` member: mostly a view of the page's bytes (no string is
+   * made of it), a string where it had to be put together.
+   */
+  data: string | Buffer;
   etag: string | null;
   /** The wanted members the row has, parsed. */
   fields: Record<string, unknown>;
@@ -153,6 +158,8 @@ function members(b: Buffer, start: number, visit: (m: Member) => number | void, 
 
 /** The rows of a page and its links, or null when the page is not in the shape this scanner reads. */
 export function scanPage(b: Buffer, wanted: readonly string[]): ScannedPage | null {
+  // Rows are kept as bytes and stored as text: only well-formed UTF-8 may take that way.
+  if (!isUtf8(b)) return null;
   const wantedKeys = wanted.map((name) => ({ name, key: Buffer.from(name) }));
   const rows: ScannedRow[] = [];
   let nextLink: string | null = null;
@@ -182,19 +189,19 @@ export function scanPage(b: Buffer, wanted: readonly string[]): ScannedPage | nu
         fields[name] = valueOf(b, valueStart, valueEnd);
       }
     });
-    let data: string;
+    let data: string | Buffer;
     if (spaced) {
       // Pretty-printed (recorded and hand-made answers are; Dataverse and BC send compact JSON): stored compact.
       const { '@odata.etag': _etag, ...columns } = JSON.parse(b.toString('utf8', start, end)) as Record<string, unknown>;
       data = JSON.stringify(columns);
     } else if (etagStart === -1) {
-      data = b.toString('utf8', start, end);
+      data = b.subarray(start, end);
     } else if (etagStart === start + 1 && afterEtag !== -1) {
       // The etag first (as Dataverse writes it): the comma before the next member becomes the row's `{`, so the
-      // row is decoded once, without the etag (put back if the page turns out unreadable, for the whole parse).
+      // row stays one view of the page, without the etag (put back if the page turns out unreadable).
       b[afterEtag - 1] = OPEN_BRACE;
       overwritten.push(afterEtag - 1);
-      data = b.toString('utf8', afterEtag - 1, end);
+      data = b.subarray(afterEtag - 1, end);
     } else if (afterEtag !== -1) {
       data = b.toString('utf8', start, etagStart) + b.toString('utf8', afterEtag, end);
     } else {

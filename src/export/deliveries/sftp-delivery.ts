@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
-import SftpClient from 'ssh2-sftp-client';
 import type { Config } from '../../config.js';
 import type { Delivery, DeliveryJob } from './delivery.js';
 import { zipName } from './delivery.js';
@@ -19,6 +18,8 @@ export class SftpDelivery implements Delivery {
   constructor(private readonly sftp: SftpSettings) {}
 
   async deliver(job: DeliveryJob, signal: AbortSignal): Promise<{ location: string }> {
+    // Loaded on first use, like nodemailer: ssh2 is large and most hubs never upload.
+    const { default: SftpClient } = await import('ssh2-sftp-client');
     const client = new SftpClient('hub-submission');
     // Closing the connection is the only way to stop a put that hangs: it makes the pending call reject.
     const hangUp = () => void client.end().catch(() => undefined);

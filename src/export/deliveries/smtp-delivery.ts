@@ -1,4 +1,3 @@
-import nodemailer from 'nodemailer';
 import type { Config } from '../../config.js';
 import type { Delivery, DeliveryJob } from './delivery.js';
 import { zipName } from './delivery.js';
@@ -10,6 +9,8 @@ export class SmtpDelivery implements Delivery {
   constructor(private readonly smtp: SmtpSettings) {}
 
   async deliver(job: DeliveryJob, signal: AbortSignal): Promise<{ location: string }> {
+    // Loaded on first use: most hubs never send mail, and the module stays resident once imported.
+    const { default: nodemailer } = await import('nodemailer');
     const transport = nodemailer.createTransport({
       host: this.smtp.host,
       port: this.smtp.port,

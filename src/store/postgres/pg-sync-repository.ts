@@ -57,7 +57,7 @@ export function createPgSyncRepository(pool: PgPool, notifier: EventNotifier): S
              data = excluded.data, seen_run = COALESCE(excluded.seen_run, rows.seen_run)
            WHERE rows.deleted = 1 OR rows.etag IS DISTINCT FROM excluded.etag OR rows.data IS DISTINCT FROM excluded.data
            RETURNING id`,
-          [tableKey, seq, c.seenRun, rows.map((r) => r.id), rows.map((r) => r.modified_on), rows.map((r) => r.etag), rows.map((r) => r.data)],
+          [tableKey, seq, c.seenRun, rows.map((r) => r.id), rows.map((r) => r.modified_on), rows.map((r) => r.etag), rows.map((r) => (typeof r.data === 'string' ? r.data : r.data.toString('utf8')))],
         );
         upserted = written.rowCount ?? 0;
         // Unchanged rows were not rewritten (so their seen_run was not set): a full read still marks them seen.
