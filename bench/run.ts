@@ -5,13 +5,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
-import { freePort } from '../scripts/free-port.js';
+import { buildHub, call, logger, median, peakMb, startHub as startHubProcess, writeSection } from './lib.js';
 import type { OrgSettings } from './token.js';
 
 const { values: args } = parseArgs({
@@ -33,13 +33,11 @@ const work = mkdtempSync(join(tmpdir(), 'hub-bench-'));
 const certPath = join(work, 'sandbox-ca.pem');
 const http = new Agent({ keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
 
-interface Sample { rowsPerSec?: number; mbPerSec?: number; ms: number; peakRssMb: number }
+interface Sample { rowsPerSec?: number; mbPerSec?: number; ms: number; peakRssMb: number; startRssMb?: number; firstPageMs?: number }
 const samples: Record<string, Sample[]> = {};
 const record = (name: string, sample: Sample) => (samples[name] ??= []).push(sample);
 
-function log(message: string) {
-  process.stderr.write(`[bench] ${message}\n`);
-}
+const log = logger('run');
 
 function lines(child: ChildProcess): AsyncIterator<string> {
   return createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
@@ -55,7 +53,8 @@ async function runClient(script: string, org: OrgSettings): Promise<{ rows: numb
   return JSON.parse(first.value as string);
 }
 
-/** Peak resident memory of a process since the last reset (Linux VmHWM; reset through clear_refs). */
+/** Resident memory now, and the peak since the last reset (Linux VmHWM; reset through clear_refs), in MB. */
+const rssMb = (pid: number) => Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024);
 function resetPeak(pid: number): void {
   try {
     writeFileSync(`/proc/${pid}/clear_refs`, '5');
@@ -63,20 +62,7 @@ function resetPeak(pid: number): void {
     // Without the right to reset, the figure is the process's peak since start (said in the report).
   }
 }
-function peakMb(pid: number): number {
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Math.round(Number(match![1]) / 1024);
-}
 
-async function hubCall(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await request(`${base}${path}`, {
-    method,
-    dispatcher: http,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.statusCode, json: await res.body.json() };
-}
 
 /** The round's PostgreSQL schema (made on first use, dropped at the end), as a HUB_DATABASE_URL. */
 function pgUrlFor(round: number): string {
@@ -87,78 +73,69 @@ function pgUrlFor(round: number): string {
   return url.toString();
 }
 
-async function startHub(org: OrgSettings, round: number): Promise<{ child: ChildProcess; base: string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(process.cwd(), 'bench', 'profiles')}`] : []), 'dist/main.js'], {
-    env: {
-      PATH: process.env.PATH ?? '',
+function startHub(org: OrgSettings, round: number) {
+  return startHubProcess(
+    {
       NODE_EXTRA_CA_CERTS: certPath,
-      HUB_HOST: '127.0.0.1',
-      HUB_PORT: String(port),
       HUB_DB_PATH: join(work, `hub-${round}.db`),
       ...(args.store === 'postgres' ? { HUB_DATABASE_URL: pgUrlFor(round) } : {}),
       SUBMISSION_DIR: join(work, `out-${round}`),
       HUB_BODY_LIMIT_MB: '100',
-      HUB_RATE_LIMIT_PER_MINUTE: '0',
-      LOG_LEVEL: 'warn',
       D365_ORG_URL: org.orgUrl,
       D365_TENANT_ID: org.tenantId,
       D365_CLIENT_ID: org.clientId,
       D365_CLIENT_SECRET: org.clientSecret,
       D365_AUTHORITY_HOST: org.authorityHost,
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    if (await hubCall(base, 'GET', '/health').then((r) => r.status === 200, () => false)) return { child, base };
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('hub did not start');
-}
-
-async function timed<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; ms: number; peakRssMb: number }> {
-  resetPeak(pid);
-  const started = performance.now();
-  const result = await work();
-  return { result, ms: performance.now() - started, peakRssMb: peakMb(pid) };
-}
-
-async function stopHub(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+    args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(process.cwd(), 'bench', 'profiles')}`] : [],
+  );
 }
 
 /** Runs one phase in a freshly started hub on the round's database, so the phase's peak RSS is its own. */
-async function phase<T>(org: OrgSettings, round: number, work: (base: string) => Promise<T>): Promise<{ result: T; ms: number; peakRssMb: number }> {
-  const { child, base } = await startHub(org, round);
+async function phase<T>(org: OrgSettings, round: number, work: (base: string) => Promise<T>): Promise<{ result: T; ms: number; peakRssMb: number; startRssMb: number }> {
+  const hub = await startHub(org, round);
   try {
-    return await timed(child.pid!, () => work(base));
+    const pid = hub.child.pid!;
+    const startRssMb = rssMb(pid);
+    resetPeak(pid);
+    const started = performance.now();
+    const result = await work(hub.base);
+    return { result, ms: performance.now() - started, peakRssMb: peakMb(pid), startRssMb };
   } finally {
-    await stopHub(child);
+    await hub.stop();
   }
 }
 
 async function benchHub(org: OrgSettings, sandbox: ChildProcess, sandboxLines: AsyncIterator<string>, round: number): Promise<void> {
   const tenant = `bench${round}`;
   const register = await startHub(org, round);
-  await hubCall(register.base, 'POST', `/tenants/${tenant}/connectors/d365/tables:register`, { tables: [TABLE] });
-  await stopHub(register.child);
+  await call(register.base, 'POST', `/tenants/${tenant}/connectors/d365/tables:register`, { tables: [TABLE] });
+  await register.stop();
 
-  const full = await phase(org, round, (base) => hubCall(base, 'POST', `/tenants/${tenant}/connectors/d365:poll?force_full=true`));
+  const full = await phase(org, round, (base) => call(base, 'POST', `/tenants/${tenant}/connectors/d365:poll?force_full=true`));
   const fullRows = full.result.json.tables[0].upserted as number;
   if (fullRows !== ROWS) throw new Error(`full poll wrote ${fullRows} rows, expected ${ROWS}: ${JSON.stringify(full.result.json)}`);
   record('hub full poll', { rowsPerSec: ROWS / (full.ms / 1000), ms: full.ms, peakRssMb: full.peakRssMb });
 
   const changed = Math.floor(ROWS / 100);
-  const seqBefore = (await phase(org, round, (base) => hubCall(base, 'GET', `/tenants/${tenant}/connectors/d365/tables/${TABLE}/rows?limit=1`))).result.json.sync_seq as number;
+  const seqBefore = (await phase(org, round, (base) => call(base, 'GET', `/tenants/${tenant}/connectors/d365/tables/${TABLE}/rows?limit=1`))).result.json.sync_seq as number;
   sandbox.stdin!.write(`update ${changed}\n`);
   await sandboxLines.next();
-  const incremental = await phase(org, round, (base) => hubCall(base, 'POST', `/tenants/${tenant}/connectors/d365:poll`));
-  const incRows = incremental.result.json.tables[0].upserted as number;
+  // While the poll runs, a reader asks for the first changed row: when it appears, the first page is committed.
+  const incremental = await phase(org, round, async (base) => {
+    const started = performance.now();
+    const poll = call(base, 'POST', `/tenants/${tenant}/connectors/d365:poll`);
+    let firstPageMs: number | null = null;
+    for (let done = false; !done && firstPageMs === null; ) {
+      const probe = await call(base, 'GET', `/tenants/${tenant}/connectors/d365/tables/${TABLE}/rows?limit=1&changed_since=${seqBefore}`);
+      if (probe.json.rows?.length) firstPageMs = performance.now() - started;
+      else done = await Promise.race([poll.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5))]);
+    }
+    return { polled: await poll, firstPageMs: firstPageMs ?? performance.now() - started };
+  });
+  const incRows = incremental.result.polled.json.tables[0].upserted as number;
   if (incRows !== changed) throw new Error(`incremental poll wrote ${incRows} rows, expected ${changed}`);
-  record('hub incremental poll (1 %)', { rowsPerSec: changed / (incremental.ms / 1000), ms: incremental.ms, peakRssMb: incremental.peakRssMb });
+  record('hub incremental poll (1 %)', { rowsPerSec: changed / (incremental.ms / 1000), ms: incremental.ms, peakRssMb: incremental.peakRssMb, firstPageMs: incremental.result.firstPageMs });
 
   // Like a consumer that stores pages as they come, the driver keeps each page as bytes and reads only the
   // cursor (at the end) and a row count from it.
@@ -198,17 +175,16 @@ async function benchHub(org: OrgSettings, sandbox: ChildProcess, sandboxLines: A
     content_base64: randomBytes((EXPORT_MB / 5) * 1024 * 1024).toString('base64'),
   }));
   const exported = await phase(org, round, (base) =>
-    hubCall(base, 'POST', `/tenants/${tenant}/connectors/d365/submit`, { submission_package_id: `bench-${round}`, route: 'local', answers: { round }, attachments }),
+    call(base, 'POST', `/tenants/${tenant}/connectors/d365/submit`, { submission_package_id: `bench-${round}`, route: 'local', answers: { round }, attachments }),
   );
   if (exported.result.status !== 200) throw new Error(`export answered ${exported.result.status}: ${JSON.stringify(exported.result.json)}`);
-  record(`export ${EXPORT_MB} MB to local`, { mbPerSec: EXPORT_MB / (exported.ms / 1000), ms: exported.ms, peakRssMb: exported.peakRssMb });
+  record(`export ${EXPORT_MB} MB to local`, { mbPerSec: EXPORT_MB / (exported.ms / 1000), ms: exported.ms, peakRssMb: exported.peakRssMb, startRssMb: exported.startRssMb });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const spread = (xs: number[]) => `${Math.round(Math.min(...xs)).toLocaleString('en-US')}–${Math.round(Math.max(...xs)).toLocaleString('en-US')}`;
 
 log('building the hub (npm run build)');
-if (spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' }).status !== 0) throw new Error('build failed');
+buildHub();
 log(`starting the sandbox with ${ROWS.toLocaleString('en-US')} rows`);
 const sandbox = spawn(process.execPath, ['--import', 'tsx', 'bench/sandbox-server.ts', String(ROWS), certPath], { stdio: ['pipe', 'pipe', 'inherit'] });
 const sandboxLines = lines(sandbox);
@@ -235,6 +211,7 @@ try {
 
 const rowsPerSec = (name: string) => median(samples[name]!.map((s) => s.rowsPerSec!));
 const ratio = (a: string, b: string) => (rowsPerSec(a) / rowsPerSec(b)).toFixed(2);
+const exportSamples = samples[`export ${EXPORT_MB} MB to local`]!;
 const table = [
   '| measurement | throughput (median, range) | wall time ms (median) | peak RSS MB of the working process (median, max) |',
   '|---|---|---|---|',
@@ -244,25 +221,21 @@ const table = [
     return `| ${name} | ${Math.round(median(rate)).toLocaleString('en-US')} ${unit} (${spread(rate)}) | ${Math.round(median(s.map((x) => x.ms))).toLocaleString('en-US')} | ${median(s.map((x) => x.peakRssMb))} (${Math.max(...s.map((x) => x.peakRssMb))}) |`;
   }),
   '',
-  `- hub full poll / limit: **${ratio('hub full poll', 'limit (bare undici)')}×** (target ≥ 0.7)`,
-  `- hub full poll / peer: **${ratio('hub full poll', 'peer (dynamics-web-api retrieveAll)')}×** (target ≥ 1.5)`,
+  `- hub full poll / limit: **${ratio('hub full poll', 'limit (bare undici)')}×** (target ≥ 0.8); per round: ${samples['hub full poll']!.map((h, i) => (h.rowsPerSec! / samples['limit (bare undici)']![i]!.rowsPerSec!).toFixed(2)).join(', ')}`,
+  `- hub full poll / peer: **${ratio('hub full poll', 'peer (dynamics-web-api retrieveAll)')}×** (target ≥ 1.5); per round: ${samples['hub full poll']!.map((h, i) => (h.rowsPerSec! / samples['peer (dynamics-web-api retrieveAll)']![i]!.rowsPerSec!).toFixed(2)).join(', ')}`,
+  `- rows API: **${Math.round(rowsPerSec('rows API (limit=5000)')).toLocaleString('en-US')} rows/s** (target ≥ 100,000)`,
+  `- incremental poll of 1 %: first page committed after **${Math.round(median(samples['hub incremental poll (1 %)']!.map((s) => s.firstPageMs!)))} ms** (median; ${samples['hub incremental poll (1 %)']!.map((s) => Math.round(s.firstPageMs!)).join(', ')})`,
+  `- export: **${median(exportSamples.map((s) => s.mbPerSec!)).toFixed(1)} MB/s** (target ≥ 40); the hub's RSS went from ${median(exportSamples.map((s) => s.startRssMb!))} MB at the start of the request to a peak of ${median(exportSamples.map((s) => s.peakRssMb))} MB: **+${median(exportSamples.map((s) => s.peakRssMb - s.startRssMb!))} MB** for a ${EXPORT_MB} MB package (target ≤ 2 × the package)`,
 ];
 const cpu = cpus();
-const report = [
-  '# Benchmarks',
+writeSection(args.out!, `run-${args.store}`, [
+  `## Full poll, incremental poll, rows API and export (${args.store === 'postgres' ? 'PostgreSQL' : 'SQLite'} store)`,
   '',
-  `Command: \`npm run bench -- --rows ${ROWS} --repeats ${REPEATS}${args.store === 'postgres' ? ' --store postgres' : ''}\` · ${new Date().toISOString().slice(0, 10)} · store: ${args.store}`,
+  `Command: \`npx tsx bench/run.ts --rows ${ROWS} --repeats ${REPEATS}${args.store === 'postgres' ? ' --store postgres' : ''}\`${args.store === 'postgres' ? '' : ' (the first part of `npm run bench`)'} · ${new Date().toISOString().slice(0, 10)}`,
   `Machine: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}.`,
   `Table \`${TABLE}\`: ${ROWS.toLocaleString('en-US')} rows of about 40 columns, 5,000 rows per page, sandbox over HTTPS on loopback in its own process.`,
-  'Each round runs limit, peer and hub one after another (alternating), on a fresh hub database; figures are medians over the rounds with the range.',
+  'Each round runs limit, peer and hub one after another (alternating), on a fresh hub database; each hub phase in a hub process of its own (`node dist/main.js`); figures are medians over the rounds with the range.',
   '',
   ...table,
-  '',
-].join('\n');
-process.stdout.write(`\n${table.join('\n')}\n`);
-// The measured part is rewritten; what people wrote below the marker (analysis) is kept.
-const MARKER = '<!-- analysis: kept when npm run bench rewrites this file -->';
-const previous = existsSync(args.out) ? readFileSync(args.out, 'utf8') : '';
-const analysis = previous.includes(MARKER) ? previous.slice(previous.indexOf(MARKER)) : `${MARKER}\n`;
-writeFileSync(args.out, `${report}\n${analysis}`);
+]);
 process.exit(0);
