@@ -51,6 +51,26 @@ describe('PostgreSQL store', () => {
     expect(await commit({ rows: [row('c', 'C')] })).toStrictEqual({ stale: true });
   });
 
+  it('stores each row\'s own text, bytes or string, in order; a page whose row holds U+001E (the separator of the joined texts) goes as an array and stays aligned', async () => {
+    const { sync, rows } = await pgStore();
+    const table = { tenant: 'acme', connector: 'd365', logical: 'account' };
+    await sync.startPoll(table, { mode: 'cursor', source: SOURCE, position, now: NOW });
+    const commit = (page: Array<{ id: string; data: string | Buffer }>) =>
+      sync.commitPage({ table, source: SOURCE, rows: page.map((r) => ({ ...r, modified_on: null, etag: null })), deletedIds: [], seenRun: null, tombstoneUnseenOf: null, position, now: NOW });
+    const texts = ['{"n":"Zürich \\"q\\" \\\\ 😀"}', '{"n":"{}[],:\\u001e"}', '{}'];
+    await commit([{ id: 'a', data: Buffer.from(texts[0]!) }, { id: 'b', data: texts[1]! }, { id: 'c', data: Buffer.from(texts[2]!) }]);
+    // Not JSON (a raw control character), kept as sent all the same: the ids must still get their own texts.
+    await commit([{ id: 'd', data: '{"n":"x\u001ey"}' }, { id: 'e', data: Buffer.from('{"n":"e"}') }]);
+    const stored = await rows.page({ table, sinceSeq: 0, afterKey: 0, limit: 10, includeDeleted: true });
+    expect(stored.map((r) => [r.id, r.data.toString()])).toStrictEqual([
+      ['a', texts[0]],
+      ['b', texts[1]],
+      ['c', texts[2]],
+      ['d', '{"n":"x\u001ey"}'],
+      ['e', '{"n":"e"}'],
+    ]);
+  });
+
   it('commits of one table at once queue behind each other, and every change gets a later sequence number', async () => {
     const { sync, rows } = await pgStore();
     const table = { tenant: 'acme', connector: 'd365', logical: 'account' };

@@ -1,5 +1,5 @@
 import { pollEndEvents, type PollEnd } from '../../events/poll-events.js';
-import type { Committed, KeysCommit, PageCommit, SyncRepository, SyncState, TableRef } from '../sync-repository.js';
+import type { Committed, KeysCommit, PageCommit, StoredRowInput, SyncRepository, SyncState, TableRef } from '../sync-repository.js';
 import { inTransaction, type PgClient, type PgPool } from './pg-db.js';
 import type { EventNotifier } from '../event-notifier.js';
 import { writePgEvents } from './pg-events-repository.js';
@@ -9,6 +9,25 @@ const TABLE = 'tenant_id = $1 AND connector = $2 AND logical = $3';
 const refArgs = (t: TableRef) => [t.tenant, t.connector, t.logical];
 
 /** The sync state and the page commits in PostgreSQL: the same behaviour as the SQLite repository, statement for statement. */
+const RECORD_SEPARATOR = Buffer.from([0x1e]);
+
+/**
+ * A page's row texts as one parameter, split again by PostgreSQL (`string_to_array(…, chr(30))`): U+001E cannot
+ * stand in JSON text (a control character, and not whitespace). As a text[] parameter, pg writes a 6 MB array
+ * literal escaping every quote and backslash, which measured as most of a page's commit. Null when a row holds the
+ * separator after all (not valid JSON, kept as sent): that page goes as an array.
+ */
+function joinedData(rows: StoredRowInput[]): string | null {
+  const parts: Buffer[] = [];
+  for (const row of rows) {
+    const bytes = typeof row.data === 'string' ? Buffer.from(row.data) : row.data;
+    if (bytes.includes(0x1e)) return null;
+    if (parts.length > 0) parts.push(RECORD_SEPARATOR);
+    parts.push(bytes);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
 export function createPgSyncRepository(pool: PgPool, notifier: EventNotifier): SyncRepository {
   const keys = createPgTableKeys(pool);
   const nextval = async (client: PgClient | PgPool, sequence: 'change_seq' | 'run_id') =>
@@ -48,16 +67,17 @@ export function createPgSyncRepository(pool: PgPool, notifier: EventNotifier): S
       const rows = [...byId.values()];
       let upserted = 0;
       if (rows.length > 0) {
+        const joined = joinedData(rows);
         const written = await client.query(
           `INSERT INTO rows (table_key, id, seq, modified_on, etag, deleted, deleted_at, data, seen_run)
            SELECT $1, u.id, $2, u.modified_on, u.etag, 0, NULL, u.data, $3
-           FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) AS u (id, modified_on, etag, data)
+           FROM unnest($4::text[], $5::text[], $6::text[], ${joined === null ? '$7::text[]' : 'string_to_array($7::text, chr(30))'}) AS u (id, modified_on, etag, data)
            ON CONFLICT (table_key, id) DO UPDATE SET
              seq = excluded.seq, modified_on = excluded.modified_on, etag = excluded.etag, deleted = 0, deleted_at = NULL,
              data = excluded.data, seen_run = COALESCE(excluded.seen_run, rows.seen_run)
            WHERE rows.deleted = 1 OR rows.etag IS DISTINCT FROM excluded.etag OR rows.data IS DISTINCT FROM excluded.data
            RETURNING id`,
-          [tableKey, seq, c.seenRun, rows.map((r) => r.id), rows.map((r) => r.modified_on), rows.map((r) => r.etag), rows.map((r) => (typeof r.data === 'string' ? r.data : r.data.toString('utf8')))],
+          [tableKey, seq, c.seenRun, rows.map((r) => r.id), rows.map((r) => r.modified_on), rows.map((r) => r.etag), joined ?? rows.map((r) => r.data.toString())],
         );
         upserted = written.rowCount ?? 0;
         // Unchanged rows were not rewritten (so their seen_run was not set): a full read still marks them seen.
