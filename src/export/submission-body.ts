@@ -22,6 +22,9 @@ export interface SubmissionBodyLimits {
   spoolDir: string;
 }
 
+/** The most attachments a submission may have (the route's schema says the same): no more spool files than this. */
+export const MAX_ATTACHMENTS = 200;
+
 /** What the stream reader leaves in the body where an attachment's base64 text was: the bytes are in the spool. */
 export const SPOOLED_CONTENT = '';
 
@@ -174,6 +177,9 @@ export async function readSubmissionBody(source: Readable, limits: SubmissionBod
     switch (token.name) {
       case 'startString': {
         const index = attachmentIndex(assembler);
+        if (index !== null && index >= MAX_ATTACHMENTS) {
+          throw new BadRequestError('invalid_request', `Invalid body.attachments: a submission has at most ${MAX_ATTACHMENTS} attachments.`);
+        }
         if (index !== null) {
           spool = { index, writer: new Base64Spool(index, limits.maxAttachmentBytes, join(limits.spoolDir, `${randomBytes(9).toString('hex')}.part`)) };
         } else text = [];

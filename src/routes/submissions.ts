@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PayloadTooLargeError } from '../errors.js';
-import { readSubmissionBody, type SpooledAttachment } from '../export/submission-body.js';
+import { MAX_ATTACHMENTS, readSubmissionBody, type SpooledAttachment } from '../export/submission-body.js';
 import { ErrorEnvelope, TenantParams, commonErrorResponses } from '../http/schemas.js';
 import type { SubmissionAnswer } from '../export/export-service.js';
 import type { Services } from '../services.js';
@@ -18,7 +18,7 @@ const SubmitBody = z
     answers: z.record(z.string(), z.unknown()),
     attachments: z
       .array(z.object({ filename: z.string().min(1).max(255), content_type: z.string().max(255).optional(), content_base64: z.string() }).strict())
-      .max(200)
+      .max(MAX_ATTACHMENTS)
       .default([]),
     email: z.object({ to: z.array(z.email()).min(1).max(50).optional(), subject: z.string().max(250).optional() }).strict().optional(),
   })
@@ -75,10 +75,10 @@ export const submissionRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
       spooled.delete(request);
       for (const file of files?.values() ?? []) await rm(file.path, { force: true });
     };
-    // The handler removes them itself before it answers; these catch a body refused before the handler ran.
+    // The handler removes them itself before it answers; these catch a body refused before the handler ran. (A
+    // client that goes away mid-body is the reader's own to clean up; after the body, the handler still packages.)
     scope.addHook('onError', removeSpool);
     scope.addHook('onResponse', removeSpool);
-    scope.addHook('onRequestAbort', removeSpool);
 
     scope.withTypeProvider<ZodTypeProvider>().post(
       `${base}/submit`,

@@ -119,6 +119,12 @@ describe('submissions read as a stream', () => {
       expect(res.json.error.message, what).toEqual(expect.any(String));
       expect(spoolFiles(config.submissions.dir), what).toStrictEqual([]);
     }
+    // More attachments than the schema allows are refused as they come, not after spooling every one of them.
+    const many = JSON.stringify({ submission_package_id: 'many-1', route: 'local', answers: {}, attachments: Array.from({ length: 5000 }, () => ({ filename: 'a', content_base64: '' })) });
+    const tooMany = await post(base, inPieces(many));
+    expect([tooMany.status, tooMany.json.error.code]).toStrictEqual([400, 'invalid_request']);
+    expect(tooMany.json.error.message).toContain('at most 200 attachments');
+    expect(spoolFiles(config.submissions.dir)).toStrictEqual([]);
     // Over HUB_BODY_LIMIT_MB: refused from Content-Length at once, and counted when the body comes chunked.
     const huge = good('YQ==', { answers: { pad: 'x'.repeat(5 * 1024 * 1024) } });
     expect((await post(base, huge)).json.error.code).toBe('body_too_large');

@@ -3,14 +3,13 @@ import { isUtf8 } from 'node:buffer';
 /**
  * Reads an OData collection page (`{"value":[{…},…],"@odata.nextLink":"…"}`) straight from its bytes: each row
  * is kept as the text the service sent (less its `@odata.etag` member) and only the members the hub needs (key,
- * modified stamp, etag, deleted-entity markers) are parsed. This replaces decoding the page to one string,
- * JSON.parse of every row into objects and JSON.stringify of each one again, which was most of a poll's CPU time.
+ * modified stamp, etag, deleted-entity markers) are parsed. This replaces decoding the page as UTF-8, reading its
+ * rows out of the parsed objects and JSON.stringify of each one again, which was most of a poll's CPU time.
  *
- * It is a structural scanner: strings (with escapes), nesting, `:` and `,` between members are checked, so a page
- * cut short or out of shape is found, and a page it cannot read this way (`null`) is parsed whole by the caller.
- * The values it does not parse (numbers, literals, the characters inside strings) are kept as sent, unchecked:
- * Dataverse and Business Central write them with standard serialisers, and checking every byte would cost as much
- * as the parse this saves.
+ * The page is first checked whole: as UTF-8, then as JSON (RFC 8259) by `isJson`, which reads the bytes once and
+ * builds nothing (JSON.parse would build every row as objects again). The walk then finds the rows: names with escapes,
+ * a second `value` or a repeated wanted member make it give up (`null`), and the caller parses the page whole. Values
+ * are kept as sent: `1.50` stays `1.50`, a 20-digit number keeps its digits.
  * UTF-8 multi-byte sequences never contain bytes below 0x80, so looking for ASCII punctuation in the bytes is safe.
  * The page buffer is the scanner's to change: a row's first member is overwritten in place (see `row`).
  */
@@ -138,6 +137,8 @@ function members(b: Buffer, start: number, visit: (m: Member) => number | void, 
     if (b[i] !== QUOTE) throw new Malformed();
     member.keyStart = i;
     member.keyEnd = stringEnd(b, i);
+    // A name with escapes (`"\u0069d"`) would need decoding to compare: such pages are parsed whole.
+    for (let k = member.keyStart + 1; k < member.keyEnd - 1; k++) if (b[k] === BACKSLASH) throw new Malformed();
     let at = skip(member.keyEnd);
     if (b[at] !== COLON) throw new Malformed();
     at = skip(at + 1);
@@ -158,13 +159,15 @@ function members(b: Buffer, start: number, visit: (m: Member) => number | void, 
 
 /** The rows of a page and its links, or null when the page is not in the shape this scanner reads. */
 export function scanPage(b: Buffer, wanted: readonly string[]): ScannedPage | null {
-  // Rows are kept as bytes and stored as text: only well-formed UTF-8 may take that way.
+  // Rows are kept as bytes and stored as text: only well-formed UTF-8 JSON may take that way (see the top).
   if (!isUtf8(b)) return null;
+  if (!isJson(b)) return null;
   const wantedKeys = wanted.map((name) => ({ name, key: Buffer.from(name) }));
   const rows: ScannedRow[] = [];
   let nextLink: string | null = null;
   let deltaLink: string | null = null;
   const overwritten: number[] = [];
+  let sawValue = false;
 
   const row = (start: number): number => {
     let etag: string | null = null;
@@ -222,8 +225,9 @@ export function scanPage(b: Buffer, wanted: readonly string[]): ScannedPage | nu
       i,
       ({ keyStart, keyEnd, valueStart, valueEnd }) => {
         if (valueEnd === -1) {
-          // `value`: the rows, walked here once.
-          if (b[valueStart] !== OPEN_BRACKET) throw new Malformed();
+          // `value`: the rows, walked here once (a second `value` would replace the first for JSON.parse).
+          if (sawValue || b[valueStart] !== OPEN_BRACKET) throw new Malformed();
+          sawValue = true;
           let at = valueStart + 1;
           while (isSpace(b[at])) at++;
           if (b[at] === CLOSE_BRACKET) return at + 1;
@@ -252,9 +256,109 @@ export function scanPage(b: Buffer, wanted: readonly string[]): ScannedPage | nu
     while (isSpace(b[i])) i++;
     if (i !== b.length) throw new Malformed();
   } catch (error) {
-    if (!(error instanceof Malformed || error instanceof SyntaxError)) throw error;
     for (const at of overwritten) b[at] = COMMA;
-    return null;
+    if (error instanceof Malformed || error instanceof SyntaxError) return null;
+    throw error;
   }
   return { rows, nextLink, deltaLink };
+}
+
+const isDigit = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x39;
+const isHex = (c: number | undefined) => c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
+/** `"`, `\`, `/`, b, f, n, r, t: the one-character escapes. */
+const SIMPLE_ESCAPES = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74]);
+const LITERALS = [Buffer.from('true'), Buffer.from('false'), Buffer.from('null')];
+
+/** `b[i]` opens a string: the index after it, or -1 when it is not a JSON string (bad escape, raw control character). */
+function jsonStringEnd(b: Buffer, i: number): number {
+  const n = b.length;
+  for (let j = i + 1; j < n; j++) {
+    const c = b[j]!;
+    // Most bytes: printable, not a quote or backslash (UTF-8 continuation bytes are ≥ 0x80).
+    if (c > BACKSLASH || (c > QUOTE && c < BACKSLASH) || c === 0x20 || c === 0x21) continue;
+    if (c === QUOTE) return j + 1;
+    if (c !== BACKSLASH) return -1;
+    const next = b[j + 1];
+    if (next === 0x75) {
+      if (!(isHex(b[j + 2]) && isHex(b[j + 3]) && isHex(b[j + 4]) && isHex(b[j + 5]))) return -1;
+      j += 5;
+    } else if (next !== undefined && SIMPLE_ESCAPES.has(next)) j += 1;
+    else return -1;
+  }
+  return -1;
+}
+
+/** `b[i]` starts a number: the index after it, or -1 (`-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?`). */
+function jsonNumberEnd(b: Buffer, i: number): number {
+  let j = i;
+  if (b[j] === 0x2d) j++;
+  if (b[j] === 0x30) j++;
+  else if (isDigit(b[j])) while (isDigit(b[j])) j++;
+  else return -1;
+  if (b[j] === 0x2e) {
+    j++;
+    if (!isDigit(b[j])) return -1;
+    while (isDigit(b[j])) j++;
+  }
+  if (b[j] === 0x65 || b[j] === 0x45) {
+    j++;
+    if (b[j] === 0x2b || b[j] === 0x2d) j++;
+    if (!isDigit(b[j])) return -1;
+    while (isDigit(b[j])) j++;
+  }
+  return j;
+}
+
+/** Whether the bytes are one JSON text (RFC 8259), read once, without recursion or building anything. */
+export function isJson(b: Buffer): boolean {
+  const OBJECT = 1;
+  const ARRAY = 2;
+  const open: number[] = [];
+  const ws = (i: number) => {
+    while (isSpace(b[i])) i++;
+    return i;
+  };
+  /** After `{` or `,` in an object: a name and its colon; the index of the value, or -1. */
+  const name = (i: number) => {
+    if (b[i] !== QUOTE) return -1;
+    const end = jsonStringEnd(b, i);
+    if (end === -1) return -1;
+    const colon = ws(end);
+    return b[colon] === COLON ? ws(colon + 1) : -1;
+  };
+  let i = ws(0);
+  for (;;) {
+    // A value starts at i.
+    const c = b[i];
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      const inside = ws(i + 1);
+      if (b[inside] === (c === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET)) i = inside + 1;
+      else {
+        open.push(c === OPEN_BRACE ? OBJECT : ARRAY);
+        i = c === OPEN_BRACE ? name(inside) : inside;
+        if (i === -1) return false;
+        continue;
+      }
+    } else if (c === QUOTE) i = jsonStringEnd(b, i);
+    else if (c === 0x2d || isDigit(c)) i = jsonNumberEnd(b, i);
+    else {
+      const literal = LITERALS.find((l) => b[i] === l[0] && b.subarray(i, i + l.length).equals(l));
+      i = literal ? i + literal.length : -1;
+    }
+    if (i === -1) return false;
+    // After a value: a comma, the end of its container, or the end of the text.
+    for (;;) {
+      i = ws(i);
+      const inner = open.at(-1);
+      if (inner === undefined) return i === b.length;
+      if (b[i] === COMMA) {
+        i = inner === OBJECT ? name(ws(i + 1)) : ws(i + 1);
+        if (i === -1) return false;
+        break;
+      }
+      if (b[i] !== (inner === OBJECT ? CLOSE_BRACE : CLOSE_BRACKET)) return false;
+      open.pop();
+      i++;
+    }
+  }
 }
