@@ -198,6 +198,11 @@ describe('OData page scanner', () => {
     const before = late.toString();
     expect(scanPage(late, ['id'])).toBeNull();
     expect(late.toString()).toBe(before);
+    // Any other failure (JSON.stringify of a pretty row nested too deep) also puts the bytes back before it goes on.
+    const deep = Buffer.from(`{"value":[{"@odata.etag":"1","id":"a"},{ "id":"b","d":${'['.repeat(200_000)}${']'.repeat(200_000)}}]}`);
+    const deepBefore = deep.toString();
+    expect(() => scanPage(deep, ['id'])).toThrow(RangeError);
+    expect(deep.toString() === deepBefore).toBe(true);
     expect(scanPage(Buffer.from('{"@odata.context":"x","value":[]}'), ['id'])).toStrictEqual({ rows: [], nextLink: null, deltaLink: null });
     expect(scanPage(Buffer.from('{"@odata.count":0}'), ['id'])).toStrictEqual({ rows: [], nextLink: null, deltaLink: null });
   });
