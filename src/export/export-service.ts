@@ -108,7 +108,6 @@ export class ExportService {
         const job = {
           tenant: record.tenant_id,
           submissionId: record.submission_id,
-          bytes: record.zip_bytes,
           openZip: () => Readable.from(packageChunks(repository, record.tenant_id, record.submission_id)),
           recipients: record.recipients ? (JSON.parse(record.recipients) as string[]) : [],
           subject: record.subject,

@@ -147,10 +147,15 @@ function attachmentIndex(assembler: Assembler): number | null {
  * decoded into a spool file as it arrives, so neither the text nor the decoded bytes are ever held whole.
  * On any error the spool files made so far are removed before it rejects.
  */
-export async function readSubmissionBody(source: Readable, limits: SubmissionBodyLimits): Promise<ReadSubmission> {
+export async function readSubmissionBody(source: Readable, limits: SubmissionBodyLimits, declaredBytes = 0): Promise<ReadSubmission> {
+  const bodyTooLarge = () => new PayloadTooLargeError('body_too_large', 'Request body is larger than the configured limit (HUB_BODY_LIMIT_MB).');
+  // A Content-Length over the limit is refused before anything is read (the rest is dropped so the answer gets out).
+  if (declaredBytes > limits.bodyLimitBytes) {
+    source.resume();
+    throw bodyTooLarge();
+  }
   mkdirSync(limits.spoolDir, { recursive: true, mode: 0o700 });
   const attachments = new Map<number, SpooledAttachment>();
-  const bodyTooLarge = () => new PayloadTooLargeError('body_too_large', 'Request body is larger than the configured limit (HUB_BODY_LIMIT_MB).');
   let received = 0;
   const limiter = new Transform({
     transform(chunk: Buffer, _encoding, done) {

@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { PayloadTooLargeError } from '../errors.js';
 import { MAX_ATTACHMENTS, readSubmissionBody, type SpooledAttachment } from '../export/submission-body.js';
 import { ErrorEnvelope, TenantParams, commonErrorResponses } from '../http/schemas.js';
 import type { SubmissionAnswer } from '../export/export-service.js';
@@ -61,12 +61,7 @@ export const submissionRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
     const spooled = new WeakMap<FastifyRequest, Map<number, SpooledAttachment>>();
     scope.removeContentTypeParser('application/json');
     scope.addContentTypeParser('application/json', async (request: FastifyRequest, payload: NodeJS.ReadableStream) => {
-      const stream = payload as import('node:stream').Readable;
-      if (Number(request.headers['content-length'] ?? 0) > limits.bodyLimitBytes) {
-        stream.resume();
-        throw new PayloadTooLargeError('body_too_large', 'Request body is larger than the configured limit (HUB_BODY_LIMIT_MB).');
-      }
-      const read = await readSubmissionBody(stream, limits);
+      const read = await readSubmissionBody(payload as Readable, limits, Number(request.headers['content-length'] ?? 0));
       spooled.set(request, read.attachments);
       return read.body;
     });

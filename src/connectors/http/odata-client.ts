@@ -13,7 +13,7 @@ import { upstreamErrorFromResponse, upstreamNetworkError, type ODataSystem } fro
 /** A collection page: each row as the service sent it, with the members the caller asked for parsed. */
 export type ODataPage = ScannedPage;
 
-/** Members every page reader needs besides the caller's: the etag and the markers of a deleted entity. */
+/** Members every page reader needs besides the caller's: the markers of a deleted entity (the etag is always read). */
 const ALWAYS_READ = ['@odata.context', 'id'];
 
 export interface RequestLimits extends RetryLimits {

@@ -6,10 +6,11 @@ import { isUtf8 } from 'node:buffer';
  * modified stamp, etag, deleted-entity markers) are parsed. This replaces decoding the page as UTF-8, reading its
  * rows out of the parsed objects and JSON.stringify of each one again, which was most of a poll's CPU time.
  *
- * The page is first checked whole: as UTF-8, then as JSON (RFC 8259) by `isJson`, which reads the bytes once and
- * builds nothing (JSON.parse would build every row as objects again). The walk then finds the rows: names with escapes,
- * a second `value` or a repeated wanted member make it give up (`null`), and the caller parses the page whole. Values
- * are kept as sent: `1.50` stays `1.50`, a 20-digit number keeps its digits.
+ * The page is checked as UTF-8, and as JSON (RFC 8259) on the way: every name is read as a JSON string and every value
+ * the walk does not parse is skipped by a validating reader, so a page is taken only when JSON.parse would take it,
+ * without building what JSON.parse builds. Names with escapes, a second `value` or a repeated wanted member make the
+ * walk give up (`null`), and the caller parses the page whole. Values are kept as sent: `1.50` stays `1.50`, a
+ * 20-digit number keeps its digits.
  * UTF-8 multi-byte sequences never contain bytes below 0x80, so looking for ASCII punctuation in the bytes is safe.
  * The page buffer is the scanner's to change: a row's first member is overwritten in place (see `row`).
  */
@@ -44,43 +45,10 @@ class Malformed extends Error {}
 
 const isSpace = (c: number | undefined) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
-/** `b[i]` opens a string: the index after its closing quote. */
-function stringEnd(b: Buffer, i: number): number {
-  for (let from = i + 1; ; ) {
-    const quote = b.indexOf(QUOTE, from);
-    if (quote === -1) throw new Malformed();
-    let backslashes = 0;
-    for (let k = quote - 1; b[k] === BACKSLASH; k--) backslashes++;
-    if (backslashes % 2 === 0) return quote + 1;
-    from = quote + 1;
-  }
-}
-
-/** The index after the value starting at `i` (string, object, array, number or literal). */
-function valueEnd(b: Buffer, i: number): number {
-  const c = b[i];
-  if (c === QUOTE) return stringEnd(b, i);
-  if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-    let depth = 0;
-    for (let j = i; j < b.length; ) {
-      const ch = b[j];
-      if (ch === QUOTE) {
-        j = stringEnd(b, j);
-        continue;
-      }
-      if (ch === OPEN_BRACE || ch === OPEN_BRACKET) depth++;
-      else if (ch === CLOSE_BRACE || ch === CLOSE_BRACKET) {
-        depth--;
-        if (depth === 0) return j + 1;
-      }
-      j++;
-    }
-    throw new Malformed();
-  }
-  let j = i;
-  for (let ch = b[j]; j < b.length && ch !== COMMA && ch !== CLOSE_BRACE && ch !== CLOSE_BRACKET && !isSpace(ch); ch = b[++j]);
-  if (j === i || j === b.length) throw new Malformed();
-  return j;
+/** Skips JSON whitespace from `i`. */
+function skipSpaces(b: Buffer, i: number): number {
+  while (isSpace(b[i])) i++;
+  return i;
 }
 
 /** Whether the key whose quotes are at `ks` and `ke - 1` is `wanted` (ASCII, no escapes: names the hub asks for). */
@@ -95,7 +63,7 @@ function valueOf(b: Buffer, start: number, end: number): unknown {
   if (b[start] === QUOTE) {
     let plain = true;
     for (let k = start + 1; k < end - 1; k++) {
-      if (b[k] === BACKSLASH || b[k]! < 0x20) {
+      if (b[k] === BACKSLASH) {
         plain = false;
         break;
       }
@@ -136,7 +104,8 @@ function members(b: Buffer, start: number, visit: (m: Member) => number | void, 
   for (;;) {
     if (b[i] !== QUOTE) throw new Malformed();
     member.keyStart = i;
-    member.keyEnd = stringEnd(b, i);
+    member.keyEnd = jsonStringEnd(b, i);
+    if (member.keyEnd === -1) throw new Malformed();
     // A name with escapes (`"\u0069d"`) would need decoding to compare: such pages are parsed whole.
     for (let k = member.keyStart + 1; k < member.keyEnd - 1; k++) if (b[k] === BACKSLASH) throw new Malformed();
     let at = skip(member.keyEnd);
@@ -147,7 +116,8 @@ function members(b: Buffer, start: number, visit: (m: Member) => number | void, 
       member.valueEnd = -1;
       member.valueEnd = visit(member) as number;
     } else {
-      member.valueEnd = valueEnd(b, at);
+      member.valueEnd = jsonValueEnd(b, at);
+      if (member.valueEnd === -1) throw new Malformed();
       visit(member);
     }
     i = skip(member.valueEnd);
@@ -159,9 +129,8 @@ function members(b: Buffer, start: number, visit: (m: Member) => number | void, 
 
 /** The rows of a page and its links, or null when the page is not in the shape this scanner reads. */
 export function scanPage(b: Buffer, wanted: readonly string[]): ScannedPage | null {
-  // Rows are kept as bytes and stored as text: only well-formed UTF-8 JSON may take that way (see the top).
+  // Rows are kept as bytes and stored as text: only well-formed UTF-8 may take that way.
   if (!isUtf8(b)) return null;
-  if (!isJson(b)) return null;
   const wantedKeys = wanted.map((name) => ({ name, key: Buffer.from(name) }));
   const rows: ScannedRow[] = [];
   let nextLink: string | null = null;
@@ -217,8 +186,7 @@ export function scanPage(b: Buffer, wanted: readonly string[]): ScannedPage | nu
   };
 
   try {
-    let i = 0;
-    while (isSpace(b[i])) i++;
+    let i = skipSpaces(b, 0);
     if (b[i] !== OPEN_BRACE) return null;
     const { end } = members(
       b,
@@ -228,17 +196,13 @@ export function scanPage(b: Buffer, wanted: readonly string[]): ScannedPage | nu
           // `value`: the rows, walked here once (a second `value` would replace the first for JSON.parse).
           if (sawValue || b[valueStart] !== OPEN_BRACKET) throw new Malformed();
           sawValue = true;
-          let at = valueStart + 1;
-          while (isSpace(b[at])) at++;
+          let at = skipSpaces(b, valueStart + 1);
           if (b[at] === CLOSE_BRACKET) return at + 1;
           for (;;) {
             if (b[at] !== OPEN_BRACE) throw new Malformed();
-            at = row(at);
-            while (isSpace(b[at])) at++;
-            if (b[at] === COMMA) {
-              at++;
-              while (isSpace(b[at])) at++;
-            } else if (b[at] === CLOSE_BRACKET) return at + 1;
+            at = skipSpaces(b, row(at));
+            if (b[at] === COMMA) at = skipSpaces(b, at + 1);
+            else if (b[at] === CLOSE_BRACKET) return at + 1;
             else throw new Malformed();
           }
         }
@@ -252,9 +216,7 @@ export function scanPage(b: Buffer, wanted: readonly string[]): ScannedPage | nu
       },
       VALUE,
     );
-    i = end;
-    while (isSpace(b[i])) i++;
-    if (i !== b.length) throw new Malformed();
+    if (skipSpaces(b, end) !== b.length) throw new Malformed();
   } catch (error) {
     for (const at of overwritten) b[at] = COMMA;
     if (error instanceof Malformed || error instanceof SyntaxError) return null;
@@ -309,56 +271,72 @@ function jsonNumberEnd(b: Buffer, i: number): number {
   return j;
 }
 
-/** Whether the bytes are one JSON text (RFC 8259), read once, without recursion or building anything. */
-export function isJson(b: Buffer): boolean {
-  const OBJECT = 1;
-  const ARRAY = 2;
+/**
+ * The index after the JSON value (RFC 8259) starting at `i`, or -1 when there is none: read once, building nothing.
+ * The walk skips every value it does not parse with it, so the whole page is checked on the way.
+ */
+function jsonValueEnd(b: Buffer, i: number): number {
+  const c = b[i];
+  if (c === QUOTE) return jsonStringEnd(b, i);
+  if (c === 0x2d || isDigit(c)) return jsonNumberEnd(b, i);
+  if (c !== OPEN_BRACE && c !== OPEN_BRACKET) return literalEnd(b, i);
+  return containerEnd(b, i);
+}
+
+/** `b[i]` starts `true`, `false` or `null`: the index after it, or -1. */
+function literalEnd(b: Buffer, i: number): number {
+  const literal = LITERALS.find((l) => b[i] === l[0] && b.subarray(i, i + l.length).equals(l));
+  return literal ? i + literal.length : -1;
+}
+
+/** After `{` or `,` in an object: a name and its colon; the index of the value, or -1. */
+function nameEnd(b: Buffer, at: number): number {
+  if (b[at] !== QUOTE) return -1;
+  const end = jsonStringEnd(b, at);
+  if (end === -1) return -1;
+  const colon = skipSpaces(b, end);
+  return b[colon] === COLON ? skipSpaces(b, colon + 1) : -1;
+}
+
+const OBJECT = 1;
+const ARRAY = 2;
+
+/** `b[i]` opens an object or array: the index after it, or -1; nesting kept on a stack, not in recursion. */
+function containerEnd(b: Buffer, i: number): number {
   const open: number[] = [];
-  const ws = (i: number) => {
-    while (isSpace(b[i])) i++;
-    return i;
-  };
-  /** After `{` or `,` in an object: a name and its colon; the index of the value, or -1. */
-  const name = (i: number) => {
-    if (b[i] !== QUOTE) return -1;
-    const end = jsonStringEnd(b, i);
-    if (end === -1) return -1;
-    const colon = ws(end);
-    return b[colon] === COLON ? ws(colon + 1) : -1;
-  };
-  let i = ws(0);
   for (;;) {
     // A value starts at i.
     const c = b[i];
     if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      const inside = ws(i + 1);
+      const inside = skipSpaces(b, i + 1);
       if (b[inside] === (c === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET)) i = inside + 1;
       else {
         open.push(c === OPEN_BRACE ? OBJECT : ARRAY);
-        i = c === OPEN_BRACE ? name(inside) : inside;
-        if (i === -1) return false;
+        i = c === OPEN_BRACE ? nameEnd(b, inside) : inside;
+        if (i === -1) return -1;
         continue;
       }
-    } else if (c === QUOTE) i = jsonStringEnd(b, i);
-    else if (c === 0x2d || isDigit(c)) i = jsonNumberEnd(b, i);
-    else {
-      const literal = LITERALS.find((l) => b[i] === l[0] && b.subarray(i, i + l.length).equals(l));
-      i = literal ? i + literal.length : -1;
-    }
-    if (i === -1) return false;
-    // After a value: a comma, the end of its container, or the end of the text.
+    } else i = jsonValueEnd(b, i);
+    if (i === -1) return -1;
+    // After a value: the end of the outermost container, or a comma or the end of the current one.
     for (;;) {
-      i = ws(i);
       const inner = open.at(-1);
-      if (inner === undefined) return i === b.length;
+      if (inner === undefined) return i;
+      i = skipSpaces(b, i);
       if (b[i] === COMMA) {
-        i = inner === OBJECT ? name(ws(i + 1)) : ws(i + 1);
-        if (i === -1) return false;
+        i = inner === OBJECT ? nameEnd(b, skipSpaces(b, i + 1)) : skipSpaces(b, i + 1);
+        if (i === -1) return -1;
         break;
       }
-      if (b[i] !== (inner === OBJECT ? CLOSE_BRACE : CLOSE_BRACKET)) return false;
+      if (b[i] !== (inner === OBJECT ? CLOSE_BRACE : CLOSE_BRACKET)) return -1;
       open.pop();
       i++;
     }
   }
+}
+
+/** Whether the bytes are one JSON text (RFC 8259): the check the walk makes as it goes, over a whole text. */
+export function isJson(b: Buffer): boolean {
+  const end = jsonValueEnd(b, skipSpaces(b, 0));
+  return end !== -1 && skipSpaces(b, end) === b.length;
 }

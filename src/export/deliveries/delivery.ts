@@ -3,8 +3,7 @@ import type { Readable } from 'node:stream';
 export interface DeliveryJob {
   tenant: string;
   submissionId: string;
-  /** The package's size, and a new stream of its bytes each time (one chunk in memory at a time). */
-  bytes: number;
+  /** A new stream of the package's bytes each time (one chunk in memory at a time). */
   openZip: () => Readable;
   /** email only */
   recipients: string[];

@@ -8,7 +8,6 @@ import { createPgTableKeys } from './pg-table-keys.js';
 const TABLE = 'tenant_id = $1 AND connector = $2 AND logical = $3';
 const refArgs = (t: TableRef) => [t.tenant, t.connector, t.logical];
 
-/** The sync state and the page commits in PostgreSQL: the same behaviour as the SQLite repository, statement for statement. */
 const RECORD_SEPARATOR = Buffer.from([0x1e]);
 
 /**
@@ -28,6 +27,7 @@ function joinedData(rows: StoredRowInput[]): string | null {
   return Buffer.concat(parts).toString('utf8');
 }
 
+/** The sync state and the page commits in PostgreSQL: the same behaviour as the SQLite repository, statement for statement. */
 export function createPgSyncRepository(pool: PgPool, notifier: EventNotifier): SyncRepository {
   const keys = createPgTableKeys(pool);
   const nextval = async (client: PgClient | PgPool, sequence: 'change_seq' | 'run_id') =>
